@@ -1,0 +1,31 @@
+"""Neutral I/O shared by both ports: images, weights files, outputs, CLI plumbing.
+
+Neither TensorFlow nor either port is imported here, so `legacy_tf1` and
+`tf2` can both depend on it without depending on each other.
+"""
+
+from deconv_io.atomic import atomic_path, save_npz_atomic, write_bytes_atomic
+from deconv_io.display import normalize_for_display, render_picture
+from deconv_io.errors import InputError
+from deconv_io.images import DEFAULT_MAX_PIXELS, default_image_path, load_image
+from deconv_io.weights import KERNEL_SHAPE, WEIGHT_NAMES, load_weights, save_weights
+
+#: Arrays of a `--dump` file, in order.
+DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel", "conv1", "pool", "output")
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DUMP_NAMES",
+    "InputError",
+    "KERNEL_SHAPE",
+    "WEIGHT_NAMES",
+    "atomic_path",
+    "default_image_path",
+    "load_image",
+    "load_weights",
+    "normalize_for_display",
+    "render_picture",
+    "save_npz_atomic",
+    "save_weights",
+    "write_bytes_atomic",
+]

@@ -1,0 +1,84 @@
+"""Command-line plumbing shared by the `legacy_tf1`, `tf2` and audit CLIs."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from deconv_io.errors import InputError
+from deconv_io.images import DEFAULT_MAX_PIXELS
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An `argparse` parser whose usage errors are one line and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_common_arguments(parser):
+    """Adds the flags both ports share (DESIGN.md's command-line contract)."""
+    parser.add_argument("--seed", type=int, default=None,
+                        help="graph-level seed for the Glorot/Xavier draw of the conv "
+                             "kernel; without it each run draws anew, like the original")
+    parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,
+                        help="use these kernels instead of the initializers: an .npz with "
+                             "float32 arrays conv_kernel and deconv_kernel, each [3,3,3,64]")
+    parser.add_argument("--dump", metavar="OUT.npz", type=Path, default=None,
+                        help="write image, conv_kernel, deconv_kernel, conv1, pool and "
+                             "output (4-D, batch first) to this .npz")
+    parser.add_argument("--save", metavar="OUT.png", type=Path, default=None,
+                        help="write the picture (the original's plt.imshow) to this PNG")
+    parser.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
+                        help="open a window with the picture (default: only when a "
+                             "display exists; never in CI)")
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse larger images before decoding them "
+                             f"(default {DEFAULT_MAX_PIXELS})")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages")
+
+
+def quiet_tensorflow(verbose=False):
+    """Sets TensorFlow's log level; call before TensorFlow is imported."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else os.environ.get(
+        "TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def check_output_path(path, flag):
+    """Fails early, before any work, when `path` cannot be written.
+
+    Raises:
+        InputError: the folder does not exist or `path` is a directory.
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory, expected a file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{flag} {path}: folder {parent} is not writable")
+    return path
+
+
+def run_main(body, prog):
+    """Runs `body()` and maps a user's mistakes to one stderr line and exit 2.
+
+    Args:
+        body: a callable returning an exit status.
+        prog: the program name to prefix messages with.
+
+    Returns:
+        The exit status: body's, 2 for `InputError`, 130 on Ctrl-C.
+    """
+    try:
+        return body()
+    except InputError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no output file was changed", file=sys.stderr)
+        return 130
