@@ -187,13 +187,18 @@ def _check_weights(weights):
         )
     checked = {}
     for name, value in weights.items():
-        array = np.asarray(value)
-        if array.shape != KERNEL_SHAPE or not np.isfinite(array).all():
+        array = np.asarray(value, dtype=np.float32)
+        if array.shape != KERNEL_SHAPE:
             raise ValueError(
-                f"Invalid value for argument `weights['{name}']`. Expected a finite "
-                f"array of shape {KERNEL_SHAPE}. Received: shape={array.shape}."
+                f"Invalid value for argument `weights['{name}']`. Expected an array of "
+                f"shape {KERNEL_SHAPE}. Received: shape={array.shape}."
             )
-        checked[name] = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            raise ValueError(
+                f"Invalid value for argument `weights['{name}']`. Expected finite "
+                "values. Received: an array with NaN or Inf values."
+            )
+        checked[name] = array
     return checked
 
 
@@ -233,13 +238,13 @@ def run_session(image, seed=None, weights=None, verbose=False, feed_image=None):
     weights = _check_weights(weights or {})
     with tf.Graph().as_default() as graph:
         stages = build_graph(image, seed=seed, verbose=verbose, feed_image=feed_image)
-        variables = {"conv_kernel": stages.conv_kernel, "deconv_kernel": stages.deconv_kernel}
-        loads = {}
+        # Given kernels overwrite the drawn ones after the initializer, fed
+        # through placeholders so they never enter the GraphDef.
+        assign, loads = [], {}
         for name, value in weights.items():
             holder = tf.compat.v1.placeholder(tf.float32, KERNEL_SHAPE, name=f"{name}_value")
+            assign.append(tf.compat.v1.assign(getattr(stages, name), holder))
             loads[holder] = value
-        assign = [tf.compat.v1.assign(variables[name], holder)
-                  for name, holder in zip(weights, loads)]
         fetches = {name: getattr(stages, name) for name in DUMP_NAMES}
         if stages.display is not None:
             fetches["display"] = stages.display
