@@ -1,0 +1,49 @@
+"""Idiomatic TensorFlow 2 successor of the bilinear transposed-convolution demo.
+
+Eager and `tf.function` code, no `tf.compat.v1`: the bilinear kernel and its
+Keras 3 initializer and layer, the demo as a `tf.Module` (`DeconvDemo`),
+SavedModel export, and `python -m tf2` for one image, several, or a folder.
+
+Names are loaded on first use (PEP 562), so `python -m tf2` can quiet
+TensorFlow's logs and reject bad input before TensorFlow is imported.
+
+Example:
+>>> import tf2
+>>> tf2.DeconvDemo(seed=1).conv_kernel.shape
+TensorShape([3, 3, 3, 64])
+"""
+
+import importlib
+
+#: Public name -> the module that defines it.
+_WHERE = {
+    "DeconvDemo": "tf2.demo",
+    "demo_stages": "tf2.demo",
+    "demo_output": "tf2.demo",
+    "export_saved_model": "tf2.export",
+    "load_saved_model": "tf2.export",
+    "bilinear_kernel": "tf2.kernels",
+    "bilinear_taps": "tf2.kernels",
+    "bilinear_filter": "tf2.kernels",
+    "bilinear_upsample_weights": "tf2.kernels",
+    "get_kernel_size": "tf2.kernels",
+    "glorot_uniform": "tf2.kernels",
+    "BilinearInitializer": "tf2.initializers",
+    "BilinearUpsample2D": "tf2.layers",
+    "main": "tf2.cli",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tf2' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,170 @@
+"""`python -m tf2`: the demo in TF2, for one image, several, or a folder.
+
+One image (the packaged 750x500 `timg.jpg` by default): like
+`python -m legacy_tf1`, optionally `--dump` the arrays and `--save` /
+`--show` the picture of `output[0]` (the raw float output passed to
+`plt.imshow`, which clips it to [0, 1], as the original; `--normalize`
+rescales it so a person can read it).
+
+Several images or a folder (or any input with `--output-dir DIR`): one
+`DIR/<stem>.npz` per image with the dump arrays, a progress bar, bad files
+reported by name and skipped (exit status 1).
+
+Every input is checked before TensorFlow is imported, so a user's mistake
+costs one line on stderr and exit status 2, and writes nothing.
+"""
+
+import os
+from pathlib import Path
+
+from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
+    render_picture, save_npz_atomic
+from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
+    quiet_tensorflow, run_main
+from deconv_io.errors import InputError
+
+__all__ = ["PROG", "build_parser", "main"]
+
+PROG = "tf2"
+
+_MAX_SEED = 2**63 - 1
+
+
+def build_parser():
+    """Returns the command line's parser (DESIGN.md's contract plus batch flags)."""
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Run the bilinear transposed-convolution demo (conv2d -> max_pool "
+                    "-> conv2d_transpose) in TensorFlow 2 on one image, several, or a "
+                    "folder.",
+    )
+    parser.add_argument("inputs", nargs="*", metavar="IMAGE|FOLDER",
+                        help="image files Pillow opens (used as convert('RGB') gives "
+                             "them) or folders of them (default: the packaged "
+                             "data/timg.jpg, 750x500); several, or a folder, need "
+                             "--output-dir")
+    add_common_arguments(parser)
+    parser.add_argument("--output-dir", metavar="DIR", type=Path, default=None,
+                        help="batch mode: write DIR/<stem>.npz (the --dump arrays) for "
+                             "each image; bad files are reported and skipped (exit 1)")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="with --output-dir: leave images whose DIR/<stem>.npz "
+                             "already exists alone")
+    parser.add_argument("--normalize", action="store_true",
+                        help="rescale the picture to its own min..max before drawing "
+                             "(default: the original's raw floats, clipped to [0, 1] "
+                             "by imshow)")
+    return parser
+
+
+def _make_demo(seed, weights):
+    """Imports TensorFlow (only now) and builds the module."""
+    import tensorflow as tf
+
+    from tf2.demo import DeconvDemo
+
+    if seed is not None:
+        tf.random.set_seed(seed)
+    if weights is not None:
+        return DeconvDemo(conv_kernel=weights["conv_kernel"],
+                          deconv_kernel=weights["deconv_kernel"])
+    return DeconvDemo()
+
+
+def _check_output_dir(folder):
+    """Fails early unless `folder` is, or can be made as, a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--output-dir {folder}: exists and is not a folder")
+    parent = folder if folder.is_dir() else (folder.parent if str(folder.parent) else Path("."))
+    if not parent.is_dir():
+        raise InputError(f"--output-dir {folder}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"--output-dir {folder}: folder {parent} is not writable")
+
+
+def _run_single(args, image_path):
+    if args.skip_existing:
+        raise InputError("--skip-existing applies only with --output-dir")
+    dump = check_output_path(args.dump, "--dump")
+    save = check_output_path(args.save, "--save")
+    if dump is not None and save is not None and dump.resolve() == save.resolve():
+        raise InputError(f"--dump and --save name the same file: {dump}")
+    image = load_image(image_path, max_pixels=args.max_pixels)
+    weights = load_weights(args.weights) if args.weights is not None else None
+    from deconv_io.display import choose_backend
+
+    show = choose_backend(args.show)
+
+    demo = _make_demo(args.seed, weights)
+    images = image[None]
+    stages = {name: t.numpy() for name, t in demo.stages(images).items()}
+    print(f"{image_path}: image {tuple(images.shape)} -> output {stages['output'].shape}")
+    if dump is not None:
+        arrays = {"image": images, "conv_kernel": demo.conv_kernel.numpy(),
+                  "deconv_kernel": demo.deconv_kernel.numpy(), **stages}
+        save_npz_atomic(dump, **{name: arrays[name] for name in DUMP_NAMES})
+    if save is not None or show:
+        render_picture(stages["output"][0], save=save, show=show, normalize=args.normalize)
+    return 0
+
+
+def _run_batch(args, inputs):
+    if args.output_dir is None:
+        raise InputError("several images or a folder need --output-dir DIR "
+                         "(one DIR/<stem>.npz per image)")
+    single_only = [flag for flag, given in (("--dump", args.dump), ("--save", args.save),
+                                             ("--show", args.show), ("--normalize", args.normalize))
+                   if given]
+    if single_only:
+        raise InputError(f"{', '.join(single_only)} apply to a single image; with several "
+                         "images or --output-dir each image's arrays go to DIR/<stem>.npz")
+    from tf2.batch import check_unique_stems, expand_inputs, run_batch
+
+    _check_output_dir(args.output_dir)
+    paths = expand_inputs(inputs)
+    check_unique_stems(paths)
+    weights = load_weights(args.weights) if args.weights is not None else None
+
+    demo = _make_demo(args.seed, weights)
+    args.output_dir.mkdir(exist_ok=True)
+    result = run_batch(demo, paths, args.output_dir, max_pixels=args.max_pixels,
+                       skip_existing=args.skip_existing, prog=PROG)
+    print(f"{PROG}: {result.written} written, {result.skipped} skipped (existing), "
+          f"{len(result.failed)} failed, in {args.output_dir}")
+    return result.exit_status
+
+
+def _run(args):
+    quiet_tensorflow(args.verbose)
+    if args.max_pixels < 1:
+        raise InputError(f"--max-pixels must be >= 1. Received: {args.max_pixels}")
+    if args.seed is not None and not 0 <= args.seed <= _MAX_SEED:
+        raise InputError(f"--seed must be in [0, 2**63 - 1]. Received: {args.seed}")
+    inputs = [Path(p) for p in args.inputs] or [default_image_path()]
+    if args.output_dir is not None or len(inputs) > 1 or inputs[0].is_dir():
+        return _run_batch(args, inputs)
+    return _run_single(args, inputs[0])
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+        argv: the arguments after the program name; `None` reads `sys.argv`.
+
+    Returns:
+        The exit status: 0 on success, 1 when some images of a batch failed,
+        2 for bad input or usage (one line on stderr, no output file written
+        or changed).
+
+    Example:
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: tf2 ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed.
+        return e.code if isinstance(e.code, int) else 2
+    return run_main(lambda: _run(args), PROG)
