@@ -3,10 +3,34 @@
 import contextlib
 import io
 import os
-import tempfile
+import stat
+import uuid
 from pathlib import Path
 
 import numpy as np
+
+
+def _create_temp_beside(path):
+    """Creates an empty, new temporary file in `path`'s folder.
+
+    Unlike `tempfile.mkstemp` (mode 0600), the file gets the mode a plain
+    `open(path, "w")` would give: the user's umask for a new file, the old
+    file's mode when it replaces one.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    while True:
+        tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        break
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+    finally:
+        os.close(fd)
+    return tmp
 
 
 @contextlib.contextmanager
@@ -14,19 +38,25 @@ def atomic_path(path):
     """Yields a temporary path beside `path`, moved onto `path` on success.
 
     The temporary file lives in the same folder so that `os.replace` is an
-    atomic rename; on any exception it is removed and `path` is untouched.
+    atomic rename; on any exception (Ctrl-C included) it is removed and
+    `path` is untouched.
 
     Args:
         path: the final file path.
 
     Yields:
         A `pathlib.Path` to write the whole file to.
+
+    Example:
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _create_temp_beside(path)
     try:
         yield tmp
         os.replace(tmp, path)

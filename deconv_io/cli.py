@@ -13,7 +13,24 @@ class ArgumentParser(argparse.ArgumentParser):
     """An `argparse` parser whose usage errors are one line and exit 2."""
 
     def error(self, message):
+        message = " ".join(str(message).splitlines())
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    """An `argparse` type: an int >= 1, else a one-line usage error.
+
+    Example:
+    >>> positive_int("12")
+    12
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
 
 
 def add_common_arguments(parser):
@@ -32,7 +49,7 @@ def add_common_arguments(parser):
     parser.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                         help="open a window with the picture (default: only when a "
                              "display exists; never in CI)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                         help="refuse larger images before decoding them "
                              f"(default {DEFAULT_MAX_PIXELS})")
     parser.add_argument("--verbose", action="store_true",
@@ -48,8 +65,16 @@ def quiet_tensorflow(verbose=False):
 def check_output_path(path, flag):
     """Fails early, before any work, when `path` cannot be written.
 
+    Args:
+        path: the output file a flag names, or None.
+        flag: the flag, for the message (e.g. "--dump").
+
+    Returns:
+        `path` as a `pathlib.Path`, or None.
+
     Raises:
-        InputError: the folder does not exist or `path` is a directory.
+        InputError: the folder does not exist, is not a folder or is not
+            writable, or `path` is a directory.
     """
     if path is None:
         return None
@@ -57,6 +82,8 @@ def check_output_path(path, flag):
     if path.is_dir():
         raise InputError(f"{flag} {path}: is a directory, expected a file path")
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{flag} {path}: {parent} is not a folder")
     if not parent.is_dir():
         raise InputError(f"{flag} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
@@ -77,7 +104,10 @@ def run_main(body, prog):
     try:
         return body()
     except InputError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        # One line, even when a message quotes a path or a library's text
+        # with a newline in it.
+        message = " ".join(str(e).splitlines())
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; no output file was changed", file=sys.stderr)

@@ -1,6 +1,8 @@
 """The weights file of both command lines: `conv_kernel` and `deconv_kernel`."""
 
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +14,80 @@ from deconv_io.errors import InputError
 KERNEL_SHAPE = (3, 3, 3, 64)
 WEIGHT_NAMES = ("conv_kernel", "deconv_kernel")
 
+# What zipfile and numpy's .npy reader raise on a damaged archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError,
+               ValueError, NotImplementedError, RuntimeError)
+
+
+def _check_dtype_and_shape(name, dtype, shape, expected_shape):
+    if not (dtype.kind == "f" and dtype.itemsize == 4):  # float32, either byte order
+        raise InputError(
+            f"Weights array `{name}` must be float32. Received: dtype={dtype}"
+        )
+    if tuple(shape) != tuple(expected_shape):
+        raise InputError(
+            f"Weights array `{name}` must have shape {tuple(expected_shape)}. "
+            f"Received: shape={tuple(shape)}"
+        )
+
 
 def validate_kernel(name, array, shape=KERNEL_SHAPE):
-    """Checks one kernel array and returns it as float32.
+    """Checks one kernel array and returns it as native, C-ordered float32.
+
+    Big-endian float32 is float32 too and is accepted, converted.
+
+    Args:
+        name: the array's name, for messages.
+        array: the kernel.
+        shape: the shape it must have.
+
+    Returns:
+        The kernel as a C-contiguous native float32 array.
 
     Raises:
         InputError: wrong dtype (anything but float32), shape, or a NaN/Inf.
+
+    Example:
+    >>> validate_kernel("conv_kernel", np.zeros((3, 3, 3, 64), np.float32)).shape
+    (3, 3, 3, 64)
     """
     array = np.asarray(array)
-    if array.dtype != np.float32:
-        raise InputError(
-            f"Weights array `{name}` must be float32. Received: dtype={array.dtype}"
-        )
-    if array.shape != tuple(shape):
-        raise InputError(
-            f"Weights array `{name}` must have shape {tuple(shape)}. "
-            f"Received: shape={array.shape}"
-        )
+    _check_dtype_and_shape(name, array.dtype, array.shape, shape)
     if not np.isfinite(array).all():
         raise InputError(f"Weights array `{name}` contains NaN or Inf values")
-    return array
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _read_member(archive, name, path):
+    """Reads `name`.npy from the zip, checking its header before its data.
+
+    The header's dtype and shape are checked first, so a file declaring a
+    huge array is refused without allocating it.
+    """
+    with archive.open(name + ".npy") as fp:
+        version = np.lib.format.read_magic(fp)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran_order, dtype = read_header(fp)
+        if dtype.hasobject:
+            raise InputError(
+                f"Weights file {path} holds pickled objects, which are refused"
+            )
+        _check_dtype_and_shape(name, dtype, shape, KERNEL_SHAPE)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        data = fp.read(nbytes)
+    if len(data) != nbytes:
+        raise InputError(
+            f"Not a valid .npz weights file: {path} (array `{name}` is truncated: "
+            f"{len(data)} of {nbytes} bytes)"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def load_weights(path):
     """Reads a weights `.npz` with exactly `conv_kernel` and `deconv_kernel`.
+
+    Nothing in the file is unpickled (as `np.load(..., allow_pickle=False)`).
 
     Args:
         path: a `.npz` file as written by `save_weights`. Extra arrays are
@@ -45,40 +97,47 @@ def load_weights(path):
         A dict `{"conv_kernel": float32 [3,3,3,64], "deconv_kernel": ...}`.
 
     Raises:
-        InputError: missing file, not an `.npz`, pickled arrays, missing or
-            extra arrays, wrong shape, dtype, or non-finite values.
+        InputError: missing file, a directory, not an `.npz` (a `.npy`, a
+            text file, a damaged zip), pickled arrays, missing, extra or
+            repeated arrays, wrong shape, dtype, or non-finite values.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Expected a weights file, got a directory: {path}")
     if not path.is_file():
         raise InputError(f"Weights file not found: {path}")
     with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic != b"PK\x03\x04":
-        raise InputError(f"Not an .npz weights file (expected a zip archive): {path}")
+        magic = f.read(6)
+    if not magic.startswith(b"PK\x03\x04"):
+        what = " is a single .npy array" if magic == b"\x93NUMPY" else ""
+        raise InputError(f"Not an .npz weights file (expected a zip archive): {path}{what}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = set(archive.files)
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            names = [m[: -len(".npy")] if m.endswith(".npy") else m for m in members]
             missing = [n for n in WEIGHT_NAMES if n not in names]
-            extra = sorted(names - set(WEIGHT_NAMES))
+            extra = sorted(set(names) - set(WEIGHT_NAMES))
             if missing or extra:
                 raise InputError(
                     f"Weights file {path} must hold exactly {list(WEIGHT_NAMES)}. "
                     f"Missing: {missing}; unexpected: {extra}"
                 )
-            arrays = {n: archive[n] for n in WEIGHT_NAMES}
+            if len(names) != len(set(names)):
+                raise InputError(f"Weights file {path} holds an array twice")
+            arrays = {n: _read_member(archive, n, path) for n in WEIGHT_NAMES}
     except InputError:
         raise
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise InputError(f"Weights file {path} holds pickled objects, which are refused") from None
-        raise InputError(f"Not a valid .npz weights file: {path} ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except _ZIP_ERRORS as e:
         raise InputError(f"Not a valid .npz weights file: {path} ({e})") from None
     return {n: validate_kernel(n, a) for n, a in arrays.items()}
 
 
 def save_weights(path, conv_kernel, deconv_kernel):
-    """Writes a weights file that `load_weights` accepts, atomically."""
+    """Writes a weights file that `load_weights` accepts, atomically.
+
+    Raises:
+        InputError: a kernel that `load_weights` would refuse.
+    """
     save_npz_atomic(
         path,
         conv_kernel=validate_kernel("conv_kernel", conv_kernel),
