@@ -20,7 +20,7 @@ import tf2.demo
 from deconv_io import InputError, default_image_path, load_image
 from tests import reference
 from tf2.demo import DeconvDemo, demo_output, demo_stages, read_channels
-from tf2.kernels import bilinear_kernel
+from tf2.kernels import bilinear_kernel, glorot_uniform
 
 RTOL_REF = 1e-5  # float32 vs float64 reference, relative to max |reference| (module docstring)
 U = 2.0**-24  # float32 unit roundoff
@@ -83,6 +83,22 @@ def test_conv_kernel_is_glorot_uniform_and_follows_the_global_seed():
     # 1728 uniform draws: the spread reaches well past half the limit.
     assert np.abs(first).max() > 0.9 * limit
     assert not np.array_equal(first, DeconvDemo().conv_kernel.numpy())
+
+
+def test_deterministic_random_test_tool_governs_the_conv_kernel_draw():
+    # The draw happens in __init__ with the op TF1's initializer issues, so the
+    # migration tool fixes it as it fixes TF1's get_variable (the audit checks
+    # the TF1 side).
+    from tf_keras.api._v1.keras.utils import DeterministicRandomTestTool
+
+    draws = []
+    for _ in range(2):
+        with DeterministicRandomTestTool(mode="num_random_ops").scope():
+            draws.append(DeconvDemo().conv_kernel.numpy())
+    with DeterministicRandomTestTool(mode="num_random_ops").scope():
+        expected = glorot_uniform([3, 3, 3, 64]).numpy()
+    np.testing.assert_array_equal(expected, draws[0])
+    np.testing.assert_array_equal(expected, draws[1])
 
 
 def test_given_kernels_are_used():
