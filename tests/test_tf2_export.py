@@ -80,8 +80,7 @@ def test_export_refuses_an_existing_path_and_leaves_it(tmp_path):
     assert (target / "keep.txt").read_text() == "mine"
 
 
-def test_export_overwrite_replaces_and_leaves_no_temporary_folder(tmp_path, exported):
-    _, first, _ = exported
+def test_export_overwrite_replaces_and_leaves_no_temporary_folder(tmp_path):
     target = tmp_path / "model"
     target.mkdir()
     (target / "old.txt").write_text("old")

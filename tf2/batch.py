@@ -22,7 +22,8 @@ from deconv_io import DUMP_NAMES, load_image, save_npz_atomic
 from deconv_io.errors import InputError
 from deconv_io.images import DEFAULT_MAX_PIXELS
 
-__all__ = ["BatchResult", "dump_path", "expand_inputs", "image_files", "run_batch"]
+__all__ = ["BatchResult", "check_unique_stems", "dump_path", "expand_inputs", "image_files",
+           "run_batch"]
 
 
 def image_files(folder):
