@@ -147,6 +147,10 @@ def _to_rgb(im, path):
             wide = np.clip(wide, 0.0, None)
         gray = np.rint(wide * (255.0 / top)).clip(0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
+    if im.mode in ("P", "PA") and im.palette is None:
+        # A PNG of colour type 3 without its PLTE chunk: Pillow would make
+        # every pixel black, or fail an assert when there is a tRNS chunk.
+        raise InputError(f"Corrupt or truncated image {path}: a palette image without a palette")
     return np.asarray(im.convert("RGB"))
 
 
@@ -219,6 +223,6 @@ def load_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         # ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error
         # and, for some inputs, others still; a bad file is the user's input,
         # not a bug here, so every one of them is an InputError.
-        kind = "" if isinstance(e, (OSError, SyntaxError, ValueError, EOFError)) else (
-            f"{type(e).__name__}: ")
-        raise InputError(f"Corrupt or truncated image {path}: {kind}{e}") from None
+        known = isinstance(e, (OSError, SyntaxError, ValueError, EOFError))
+        reason = ": ".join(filter(None, ["" if known else type(e).__name__, str(e)]))
+        raise InputError(f"Corrupt or truncated image {path}: {reason}") from None

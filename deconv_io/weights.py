@@ -1,6 +1,7 @@
 """The weights file of both command lines: `conv_kernel` and `deconv_kernel`."""
 
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -14,9 +15,12 @@ from deconv_io.errors import InputError
 KERNEL_SHAPE = (3, 3, 3, 64)
 WEIGHT_NAMES = ("conv_kernel", "deconv_kernel")
 
-# What zipfile and numpy's .npy reader raise on a damaged archive.
+# What zipfile and numpy's .npy reader raise on a damaged archive. (numpy's
+# header parser lets tokenize.TokenError out on unbalanced brackets; found
+# by tests/test_io_fuzz.py.)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError,
-               ValueError, NotImplementedError, RuntimeError)
+               ValueError, SyntaxError, tokenize.TokenError, NotImplementedError,
+               RuntimeError)
 
 
 def _check_dtype_and_shape(name, dtype, shape, expected_shape):

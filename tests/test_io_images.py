@@ -155,31 +155,22 @@ def small_png(tmp_path):
     return save(tmp_path, "small.png", Image.fromarray(random_rgb(17, 33)))
 
 
-@pytest.mark.parametrize("keep,pattern", [
-    # Cut inside the scan data, or just before the end-of-image marker.
-    (0.5, r"^Corrupt or truncated image .*cut\.jpg: "),
-    (-1, r"^Corrupt or truncated image .*cut\.jpg: image file is truncated"),
+@pytest.mark.parametrize("source,keep,pattern", [
+    # JPEG cut inside the scan data, or just before the end-of-image marker.
+    ("small_jpeg", 0.5, r"^Corrupt or truncated image .*cut: "),
+    ("small_jpeg", -1, r"^Corrupt or truncated image .*cut: image file is truncated"),
     # Cut inside the headers: Pillow no longer recognises a JPEG.
-    (20, r"^Not an image file Pillow can read: .*cut\.jpg$"),
+    ("small_jpeg", 20, r"^Not an image file Pillow can read: .*cut$"),
+    ("small_png", 0.5, r"^Corrupt or truncated image .*cut: image file is truncated$"),
+    ("small_png", 100, r"^Corrupt or truncated image .*cut: image file is truncated$"),
+    ("small_png", 20, r"^Corrupt or truncated image .*cut: Truncated File Read$"),
+    ("small_png", 8, r"^Not an image file Pillow can read: .*cut$"),
 ])
-def test_truncated_jpeg(tmp_path, small_jpeg, keep, pattern):
-    data = small_jpeg.read_bytes()
+def test_truncated(tmp_path, request, source, keep, pattern):
+    data = request.getfixturevalue(source).read_bytes()
     end = int(len(data) * keep) if isinstance(keep, float) else keep
     with pytest.raises(InputError, match=pattern):
-        load_image(write(tmp_path, "cut.jpg", data[:end]))
-
-
-@pytest.mark.parametrize("keep,pattern", [
-    (0.5, r"^Corrupt or truncated image .*cut\.png: image file is truncated$"),
-    (100, r"^Corrupt or truncated image .*cut\.png: image file is truncated$"),
-    (20, r"^Corrupt or truncated image .*cut\.png: Truncated File Read$"),
-    (8, r"^Not an image file Pillow can read: .*cut\.png$"),
-])
-def test_truncated_png(tmp_path, small_png, keep, pattern):
-    data = small_png.read_bytes()
-    end = int(len(data) * keep) if isinstance(keep, float) else keep
-    with pytest.raises(InputError, match=pattern):
-        load_image(write(tmp_path, "cut.png", data[:end]))
+        load_image(write(tmp_path, "cut", data[:end]))
 
 
 def test_png_cut_inside_its_iend_chunk_still_decodes(tmp_path, small_png):
@@ -372,6 +363,19 @@ def test_48_bit_rgb_png_keeps_the_high_byte(tmp_path):
     np.testing.assert_array_equal(samples.astype(int) >> 8, load_image(path))
 
 
+@pytest.mark.parametrize("extra_chunks", [b"", png_chunk(b"tRNS", b"\x00")])
+def test_palette_png_without_its_palette(tmp_path, extra_chunks):
+    # Colour type 3 needs a PLTE chunk. Without it Pillow makes every pixel
+    # black, or, with a tRNS chunk, fails an assert in convert (found by
+    # the fuzz test): both are refused.
+    ihdr = struct.pack(">IIBBBBB", 2, 1, 8, 3, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + extra_chunks
+            + png_chunk(b"IDAT", zlib.compress(b"\x00\x00\x01")) + png_chunk(b"IEND", b""))
+    with pytest.raises(InputError, match=r"^Corrupt or truncated image .*nopal\.png: a palette "
+                                         r"image without a palette$"):
+        load_image(write(tmp_path, "nopal.png", data))
+
+
 def test_multi_frame_gif_gives_its_first_frame(tmp_path):
     first, second = Image.new("L", (4, 3), 10), Image.new("L", (4, 3), 200)
     path = save(tmp_path, "anim.gif", first, save_all=True, append_images=[second])
@@ -492,6 +496,7 @@ def test_permission_denied(tiny_png, monkeypatch):
     (RuntimeError("odd"), r"^Corrupt or truncated image .*tiny\.png: RuntimeError: odd$"),
     (struct.error("unpack"), r"^Corrupt or truncated image .*tiny\.png: error: unpack$"),
     (OSError("broken data stream"), r"^Corrupt or truncated image .*: broken data stream$"),
+    (AssertionError(), r"^Corrupt or truncated image .*tiny\.png: AssertionError$"),
     (MemoryError(), r"^Not enough memory to decode image .*tiny\.png$"),
     (Image.DecompressionBombError("Image size (123 pixels) exceeds limit"),
      r"^Image .*tiny\.png is 123 pixels, over the limit of 120000000; raise it with"),

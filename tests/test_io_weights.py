@@ -264,6 +264,17 @@ def test_member_with_a_bad_npy_header(tmp_path):
         load_weights(zip_of(tmp_path, members))
 
 
+def test_member_with_unbalanced_brackets_in_its_header(tmp_path):
+    # numpy's header parser raises tokenize.TokenError here, not ValueError
+    # (found by the weights fuzz test).
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 3, 64}"
+    header += b" " * (118 - len(header)) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    members = [(n + ".npy", member) for n in WEIGHT_NAMES]
+    with pytest.raises(InputError, match=VALID_NPZ + r"\('EOF in multi-line statement'"):
+        load_weights(zip_of(tmp_path, members))
+
+
 def _patch_central_directory(data, offset_in_entry, value):
     """Rewrites a 2-byte field of every central-directory entry."""
     data = bytearray(data)
