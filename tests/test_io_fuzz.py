@@ -9,6 +9,9 @@ of two files. Each case must either load as an (H, W, 3) float32 array in
 0..255 or raise `InputError`; anything else fails the test with the seed and
 the mutation, so a case can be replayed alone.
 
+`test_fuzz_load_weights` does the same to weights `.npz` files (stored and
+compressed): a damaged one loads as valid kernels or raises `InputError`.
+
 CI runs 200 cases of each fuzz test (about a second). A longer run, or one
 case again::
 
@@ -160,21 +163,12 @@ def mutate(data, rng, seeds):
     return bytes(data[:cut]) + other[other_cut:], f"splice [:{cut}] + other[{other_cut}:]"
 
 
-# How every refusal of a damaged file begins (the messages test_io_images pins).
-REFUSALS = ("Corrupt or truncated image ", "Not an image file Pillow can read: ", "Image ",
-            "Not enough memory to decode image ")
+def fuzz(seeds, path, load, refusals):
+    """Runs the seeded cases through `load`; returns (outcome counts, failures).
 
-
-def _check_loaded(image):
-    assert image.ndim == 3 and image.shape[2] == 3, image.shape
-    assert image.shape[0] * image.shape[1] <= FUZZ_MAX_PIXELS
-    assert image.dtype == np.float32 and image.flags.c_contiguous
-    assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 255
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on odd EXIF, ICC, ...
-def test_fuzz_load_image(tmp_path, seeds):
-    path = tmp_path / "case"
+    A failure is any exception but `InputError`, or an `InputError` whose
+    message does not begin with one of `refusals`.
+    """
     outcomes = {"loaded": 0, "refused": 0}
     failures = []
     for seed in range(FUZZ_SEED, FUZZ_SEED + FUZZ_CASES):
@@ -182,16 +176,40 @@ def test_fuzz_load_image(tmp_path, seeds):
         name = rng.choice(sorted(seeds))
         data, how = mutate(seeds[name], rng, seeds)
         path.write_bytes(data)
+        case = f"FUZZ_SEED={seed} {name}: {how}"
         try:
-            image = load_image(path, max_pixels=FUZZ_MAX_PIXELS)
-            _check_loaded(image)
+            load(path)
         except InputError as e:
-            assert str(e).startswith(REFUSALS), f"FUZZ_SEED={seed}: {e}"
             outcomes["refused"] += 1
+            if not str(e).startswith(refusals):
+                failures.append(f"{case}: unexpected message: {e}")
         except Exception as e:  # noqa: BLE001 - anything else is the finding
-            failures.append(f"FUZZ_SEED={seed} {name}: {how}: {type(e).__name__}: {e}")
+            failures.append(f"{case}: {type(e).__name__}: {e}")
         else:
             outcomes["loaded"] += 1
+    return outcomes, failures
+
+
+def _load_checked_image(path):
+    image = load_image(path, max_pixels=FUZZ_MAX_PIXELS)
+    assert image.ndim == 3 and image.shape[2] == 3, image.shape
+    assert image.shape[0] * image.shape[1] <= FUZZ_MAX_PIXELS
+    assert image.dtype == np.float32 and image.flags.c_contiguous
+    assert np.isfinite(image).all() and image.min() >= 0 and image.max() <= 255
+
+
+def _load_checked_weights(path):
+    for kernel in load_weights(path).values():
+        assert kernel.shape == (3, 3, 3, 64) and kernel.dtype == np.float32
+        assert np.isfinite(kernel).all()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on odd EXIF, ICC, ...
+def test_fuzz_load_image(tmp_path, seeds):
+    # How every refusal of a damaged file begins (test_io_images pins them).
+    refusals = ("Corrupt or truncated image ", "Not an image file Pillow can read: ",
+                "Image ", "Not enough memory to decode image ")
+    outcomes, failures = fuzz(seeds, tmp_path / "case", _load_checked_image, refusals)
     assert not failures, "\n".join(failures[:20])
     # Both outcomes occur: the mutations are neither all fatal nor all benign.
     if FUZZ_CASES >= 200:
@@ -200,29 +218,19 @@ def test_fuzz_load_image(tmp_path, seeds):
 
 def test_fuzz_load_weights(tmp_path):
     good = tmp_path / "good.npz"
-    rng0 = np.random.default_rng(0)
-    save_weights(good, *(rng0.standard_normal((3, 3, 3, 64)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    save_weights(good, *(rng.standard_normal((3, 3, 3, 64)).astype(np.float32)
                          for _ in range(2)))
     compressed = tmp_path / "compressed.npz"
     with np.load(good) as archive:
         np.savez_compressed(compressed, **archive)
     seeds = {"npz": good.read_bytes(), "npz_compressed": compressed.read_bytes()}
-    path = tmp_path / "case.npz"
-    failures = []
-    for seed in range(FUZZ_SEED, FUZZ_SEED + FUZZ_CASES):
-        rng = random.Random(seed)
-        name = rng.choice(sorted(seeds))
-        data, how = mutate(seeds[name], rng, seeds)
-        path.write_bytes(data)
-        try:
-            loaded = load_weights(path)
-            assert all(a.shape == (3, 3, 3, 64) and a.dtype == np.float32
-                       and np.isfinite(a).all() for a in loaded.values())
-        except InputError:
-            pass
-        except Exception as e:  # noqa: BLE001 - anything else is the finding
-            failures.append(f"FUZZ_SEED={seed} {name}: {how}: {type(e).__name__}: {e}")
+    refusals = ("Not an .npz weights file", "Not a valid .npz weights file: ",
+                "Weights ")
+    outcomes, failures = fuzz(seeds, tmp_path / "case.npz", _load_checked_weights, refusals)
     assert not failures, "\n".join(failures[:20])
+    if FUZZ_CASES >= 200:
+        assert outcomes["refused"] > 0, outcomes
 
 
 def test_mutations_are_deterministic(seeds):
