@@ -7,8 +7,10 @@ Neither TensorFlow nor either port is imported here, so `legacy_tf1` and
 from deconv_io.atomic import atomic_path, save_npz_atomic, write_bytes_atomic
 from deconv_io.display import normalize_for_display, render_picture
 from deconv_io.errors import InputError
-from deconv_io.images import DEFAULT_MAX_PIXELS, default_image_path, load_image
-from deconv_io.weights import KERNEL_SHAPE, WEIGHT_NAMES, load_weights, save_weights
+from deconv_io.images import (DEFAULT_MAX_PIXELS, check_image_path, default_image_path,
+                              load_image)
+from deconv_io.weights import (KERNEL_SHAPE, WEIGHT_NAMES, load_weights, save_weights,
+                               validate_kernel)
 
 #: Arrays of a `--dump` file, in order.
 DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel", "conv1", "pool", "output")
@@ -20,6 +22,7 @@ __all__ = [
     "KERNEL_SHAPE",
     "WEIGHT_NAMES",
     "atomic_path",
+    "check_image_path",
     "default_image_path",
     "load_image",
     "load_weights",
@@ -27,5 +30,6 @@ __all__ = [
     "render_picture",
     "save_npz_atomic",
     "save_weights",
+    "validate_kernel",
     "write_bytes_atomic",
 ]

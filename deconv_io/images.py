@@ -33,8 +33,8 @@ DEFAULT_MAX_PIXELS = 120_000_000
 _WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 # Pillow's own decompression-bomb guard reads the module-global
-# `Image.MAX_IMAGE_PIXELS`; `load_image` sets it for the length of a call, so
-# calls from several threads take turns.
+# `Image.MAX_IMAGE_PIXELS`; where `load_image` has to move it for the length
+# of a call, calls from several threads take turns.
 _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
@@ -124,11 +124,11 @@ def _pillow_guard(max_pixels):
     Pillow raises `DecompressionBombError` above 2 * `Image.MAX_IMAGE_PIXELS`
     (about 179 M pixels by default) when it opens a file and again while it
     decodes one (an ICO's embedded PNG, a GIF frame larger than its screen, a
-    huge TIFF tile), whatever its caller allows. Below our default limit that
-    guard is kept as it is: it bounds what a plugin may allocate before our
-    own check sees the size. Only a caller allowing more (a larger
-    `--max-pixels`, or None) gets it moved to their limit; without that
-    such a limit could not work.
+    huge TIFF tile), whatever its caller allows. Where `max_pixels` is within
+    that limit (our default is) the guard is kept as it is: it bounds what a
+    plugin may allocate before our own check sees the size. Only a caller
+    allowing more (a larger `--max-pixels`, or None) gets it moved to their
+    limit; without that, such a limit could not work.
     """
     cap = Image.MAX_IMAGE_PIXELS
     if cap is None or (max_pixels is not None and max_pixels <= 2 * cap):
@@ -223,6 +223,10 @@ def load_image(path, max_pixels=DEFAULT_MAX_PIXELS):
         # ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error
         # and, for some inputs, others still; a bad file is the user's input,
         # not a bug here, so every one of them is an InputError.
-        known = isinstance(e, (OSError, SyntaxError, ValueError, EOFError))
-        reason = ": ".join(filter(None, ["" if known else type(e).__name__, str(e)]))
+        reason = str(e)
+        if not reason or not isinstance(e, (OSError, SyntaxError, ValueError, EOFError)):
+            kind = type(e).__qualname__
+            if type(e).__module__ != "builtins":
+                kind = f"{type(e).__module__}.{kind}"  # struct.error, zlib.error
+            reason = f"{kind}: {reason}" if reason else kind
         raise InputError(f"Corrupt or truncated image {path}: {reason}") from None

@@ -490,16 +490,23 @@ def test_permission_denied(tiny_png, monkeypatch):
         load_image(tiny_png)
 
 
+CORRUPT_TINY = r"^Corrupt or truncated image .*tiny\.png: "
+
+
 @pytest.mark.parametrize("error,pattern", [
-    (ZeroDivisionError("boom"), r"^Corrupt or truncated image .*tiny\.png: ZeroDivisionError: boom$"),
-    (KeyError("tag"), r"^Corrupt or truncated image .*tiny\.png: KeyError: 'tag'$"),
-    (RuntimeError("odd"), r"^Corrupt or truncated image .*tiny\.png: RuntimeError: odd$"),
-    (struct.error("unpack"), r"^Corrupt or truncated image .*tiny\.png: error: unpack$"),
-    (OSError("broken data stream"), r"^Corrupt or truncated image .*: broken data stream$"),
-    (AssertionError(), r"^Corrupt or truncated image .*tiny\.png: AssertionError$"),
+    (ZeroDivisionError("boom"), CORRUPT_TINY + r"ZeroDivisionError: boom$"),
+    (KeyError("tag"), CORRUPT_TINY + r"KeyError: 'tag'$"),
+    (RuntimeError("odd"), CORRUPT_TINY + r"RuntimeError: odd$"),
+    (struct.error("unpack"), CORRUPT_TINY + r"struct\.error: unpack$"),
+    (zlib.error("bad"), CORRUPT_TINY + r"zlib\.error: bad$"),
+    (OSError(), CORRUPT_TINY + r"OSError$"),
+    (OSError("broken data stream"), CORRUPT_TINY + r"broken data stream$"),
+    (AssertionError(), CORRUPT_TINY + r"AssertionError$"),
     (MemoryError(), r"^Not enough memory to decode image .*tiny\.png$"),
     (Image.DecompressionBombError("Image size (123 pixels) exceeds limit"),
      r"^Image .*tiny\.png is 123 pixels, over the limit of 120000000; raise it with"),
+    (Image.DecompressionBombError("worded otherwise"),
+     r"^Image .*tiny\.png is too large \(worded otherwise\), over the limit of 120000000;"),
 ])
 def test_any_decoder_exception_becomes_input_error(tiny_png, monkeypatch, error, pattern):
     def fail(self):
