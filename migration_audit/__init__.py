@@ -1,0 +1,54 @@
+"""The migration audit: the TF1 port and the TF2 module, compared stage by stage.
+
+`run_audit` feeds the same image and the same kernels to the faithful TF1
+port (`legacy_tf1`, graph and session) and to the TF2 module (`tf2`, eager,
+`tf.function`, XLA and the fast output path), adds an independent float64
+NumPy reference, and compares every stage; `python -m migration_audit`
+prints the table and writes `report.json` / `report.png`.
+`migration_audit.checkpoints` moves checkpoints across the migration
+(TF1 `Saver` <-> TF2 `tf.train.Checkpoint`).
+
+This is the one package that imports both ports. Names are loaded on first
+use (PEP 562), so the command line can quiet TensorFlow's logs and reject
+bad input before TensorFlow is imported.
+
+Example:
+>>> import migration_audit
+>>> migration_audit.compare_arrays("pool", "b", [1.0], "a", [1.0]).passed
+True
+"""
+
+import importlib
+
+#: Public name -> the module that defines it.
+_WHERE = {
+    "AuditResult": "migration_audit.audit",
+    "run_audit": "migration_audit.audit",
+    "Comparison": "migration_audit.compare",
+    "RTOL": "migration_audit.compare",
+    "compare_arrays": "migration_audit.compare",
+    "format_table": "migration_audit.report",
+    "convert_tf1_to_tf2": "migration_audit.checkpoints",
+    "load_tf1_checkpoint": "migration_audit.checkpoints",
+    "read_tf1_checkpoint": "migration_audit.checkpoints",
+    "restore_tf2_checkpoint_in_graph": "migration_audit.checkpoints",
+    "save_tf1_checkpoint": "migration_audit.checkpoints",
+    "save_tf2_checkpoint": "migration_audit.checkpoints",
+    "tf2_checkpoint": "migration_audit.checkpoints",
+    "main": "migration_audit.cli",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'migration_audit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,191 @@
+"""Runs both ports on the same image and kernels and compares them stage by stage.
+
+Witnesses (each gives `conv1`, `pool` and `output`, 4-D, batch first):
+
+- `tf1_session`: the faithful port, `legacy_tf1.graph.run_session` (a fresh
+  graph and session; it also gives the original's `display` picture for a
+  batch of one). Its kernels (drawn with the seed, or the given weights)
+  are the ones every other witness uses.
+- `tf2_eager`, `tf2_function`, `tf2_xla`: `tf2.DeconvDemo` op by op, as a
+  traced `tf.function`, and compiled with XLA.
+- `tf2_fast`: `DeconvDemo(images, stages="output")`, the output-only path
+  (only the conv channels the deconv kernel reads); `output` alone.
+- `float64_reference`: `tests/reference.py`, an independent float64 NumPy
+  implementation of the three ops (present in a checkout or an editable
+  install; without it the reference rows are left out and the report says
+  so).
+
+Every comparison must be within `RTOL` of max |expected| for the audit to
+pass; bit identity is reported separately.
+"""
+
+import dataclasses
+import importlib
+import time
+
+import numpy as np
+
+from migration_audit.compare import RTOL, compare_arrays
+
+__all__ = [
+    "AuditResult",
+    "FAST",
+    "REFERENCE",
+    "STAGES",
+    "TF1",
+    "TF2_MODES",
+    "compare_witnesses",
+    "load_reference",
+    "run_audit",
+    "run_tf1_session",
+    "run_tf2",
+]
+
+TF1 = "tf1_session"
+FAST = "tf2_fast"
+REFERENCE = "float64_reference"
+#: TF2 witness name -> `DeconvDemo.__call__` mode (every stage).
+TF2_MODES = {"tf2_eager": "eager", "tf2_function": "function", "tf2_xla": "xla"}
+STAGES = ("conv1", "pool", "output")
+
+
+@dataclasses.dataclass
+class AuditResult:
+    """What one audit ran and found.
+
+    Attributes:
+        images: the float32 `(N, H, W, 3)` input every witness was given.
+        kernels: `{"conv_kernel", "deconv_kernel"}` as every witness used them.
+        witnesses: witness name -> {stage: array} (`tf1_session` also has
+            `display` for a batch of one; `tf2_fast` has `output` only).
+        comparisons: the `Comparison`s, in table order.
+        seconds: witness name -> wall time of its run (first calls include
+            tracing and XLA compilation; information, not a benchmark).
+        reference_available: whether the float64 reference ran.
+    """
+
+    images: np.ndarray
+    kernels: dict
+    witnesses: dict
+    comparisons: list
+    seconds: dict
+    reference_available: bool
+
+    @property
+    def passed(self):
+        """Every comparison within tolerance."""
+        return all(c.passed for c in self.comparisons)
+
+
+def load_reference():
+    """Returns the float64 reference module `tests.reference`, or None.
+
+    It lives in `tests/` so that it is never the code under test; it is
+    importable from a checkout and from an editable install, not from a
+    wheel (which ships only the packages).
+    """
+    try:
+        return importlib.import_module("tests.reference")
+    except ImportError:
+        return None
+
+
+def run_tf1_session(images, seed=None, weights=None):
+    """The `tf1_session` witness: `legacy_tf1.graph.run_session`'s dict."""
+    from legacy_tf1.graph import run_session
+
+    return run_session(images, seed=seed, weights=weights)
+
+
+def run_tf2(images, conv_kernel, deconv_kernel):
+    """The TF2 witnesses: every `TF2_MODES` mode, then the fast path.
+
+    Returns:
+        `(witnesses, seconds)`: witness name -> {stage: array}, and the
+        wall time of each.
+    """
+    from tf2.demo import DeconvDemo
+
+    demo = DeconvDemo(conv_kernel=conv_kernel, deconv_kernel=deconv_kernel)
+    witnesses, seconds = {}, {}
+    for name, mode in TF2_MODES.items():
+        start = time.perf_counter()
+        witnesses[name] = {k: v.numpy() for k, v in demo(images, mode=mode).items()}
+        seconds[name] = time.perf_counter() - start
+    start = time.perf_counter()
+    witnesses[FAST] = {"output": demo(images, stages="output").numpy()}
+    seconds[FAST] = time.perf_counter() - start
+    return witnesses, seconds
+
+
+def compare_witnesses(witnesses, rtol=RTOL):
+    """Builds the comparison table from the witnesses' arrays.
+
+    Per stage: each TF2 mode against `tf1_session`, then `tf1_session` and
+    each TF2 mode against the float64 reference (when present); for
+    `output`, the fast path against both too; last, the original's
+    `display` picture against `tf2_function`'s `output[0]` (batch of one).
+
+    Args:
+        witnesses: witness name -> {stage: array}.
+        rtol: the tolerance of every comparison.
+
+    Returns:
+        A list of `Comparison`.
+    """
+    rows = []
+    tf1 = witnesses[TF1]
+    reference = witnesses.get(REFERENCE)
+    for stage in STAGES:
+        tested = list(TF2_MODES) + ([FAST] if stage in witnesses[FAST] else [])
+        for name in tested:
+            rows.append(compare_arrays(stage, name, witnesses[name][stage], TF1, tf1[stage],
+                                       rtol))
+        if reference is not None:
+            for name in [TF1] + tested:
+                rows.append(compare_arrays(stage, name, witnesses[name][stage], REFERENCE,
+                                           reference[stage], rtol))
+    if tf1.get("display") is not None:
+        rows.append(compare_arrays("display", "tf2_function output[0]",
+                                   witnesses["tf2_function"]["output"][0],
+                                   "tf1_session display", tf1["display"], rtol))
+    return rows
+
+
+def run_audit(images, seed=None, weights=None, rtol=RTOL):
+    """Runs every witness on `images` and compares them.
+
+    Args:
+        images: `(H, W, 3)` or `(N, H, W, 3)` array, cast to float32.
+        seed: graph-level seed of the TF1 port's Glorot draw of the conv
+            kernel (`None`: drawn anew); ignored for kernels in `weights`.
+        weights: optional `{"conv_kernel", "deconv_kernel"}` (either or
+            both) to use instead of the TF1 port's initializers.
+        rtol: tolerance of every comparison.
+
+    Returns:
+        An `AuditResult`.
+
+    Example:
+    >>> result = run_audit(np.ones((1, 3, 2, 3), np.float32), seed=0)
+    >>> result.passed, result.witnesses["tf2_xla"]["output"].shape
+    (True, (1, 4, 2, 3))
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[np.newaxis]
+    start = time.perf_counter()
+    tf1 = run_tf1_session(images, seed=seed, weights=weights)
+    seconds = {TF1: time.perf_counter() - start}
+    kernels = {name: tf1[name] for name in ("conv_kernel", "deconv_kernel")}
+    witnesses, tf2_seconds = run_tf2(images, **kernels)
+    witnesses[TF1] = tf1
+    seconds.update(tf2_seconds)
+    reference = load_reference()
+    if reference is not None:
+        start = time.perf_counter()
+        witnesses[REFERENCE] = reference.demo_stages(images, **kernels)
+        seconds[REFERENCE] = time.perf_counter() - start
+    return AuditResult(images=images, kernels=kernels, witnesses=witnesses,
+                       comparisons=compare_witnesses(witnesses, rtol), seconds=seconds,
+                       reference_available=reference is not None)

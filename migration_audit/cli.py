@@ -1,0 +1,217 @@
+"""`python -m migration_audit`: the migration audit, and checkpoint conversion.
+
+    python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
+    python -m migration_audit convert-checkpoint SRC DST
+
+The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
+the same Pillow decode both ports' command lines use, runs the TF1 port
+(which draws the kernels, or takes `--weights`), then TF2 eager,
+`tf.function`, XLA and the fast output path with those very kernels, and
+the float64 reference; it prints a table per stage and comparison and, with
+`--report DIR`, writes `DIR/report.json` and `DIR/report.png`.
+
+Exit status: 0 when every comparison is within tolerance, 1 when one is
+not, 2 for bad input or usage (one line on stderr, no file written).
+
+`convert-checkpoint` is recognised only as the first argument (an image
+file of that name is passed as `./convert-checkpoint`).
+"""
+
+import sys
+from pathlib import Path
+
+from deconv_io import default_image_path, load_image, load_weights
+from deconv_io.cli import ArgumentParser, check_output_path, positive_int, quiet_tensorflow, \
+    run_main
+from deconv_io.errors import InputError
+
+__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "PROG", "build_convert_parser", "build_parser",
+           "main"]
+
+PROG = "migration_audit"
+CONVERT = "convert-checkpoint"
+
+#: The audit keeps every witness's stages in memory (five float32 copies of
+#: `conv1`, 64 channels, plus the float64 reference's), about 3.5 KB per
+#: pixel: 2 M pixels is ~7 GB. Larger images need `--max-pixels`.
+DEFAULT_MAX_PIXELS = 2_000_000
+
+_MAX_SEED = 2**63 - 1
+_REPORT_FILES = ("report.json", "report.png")
+
+
+def build_parser():
+    """Returns the audit's parser."""
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Audit the TF1 -> TF2 migration: run the original TF1 graph and the "
+                    "TF2 module (eager, tf.function, XLA, fast output path) on the same "
+                    "image and kernels, plus a float64 NumPy reference, and compare every "
+                    "stage (conv1, pool, output, and the original's displayed picture).",
+        epilog=f"Also: {PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
+               f"(variables a, a1) to a TF2 checkpoint of tf2.DeconvDemo; see "
+               f"'{PROG} {CONVERT} --help'. Exit status: 0 every comparison within "
+               "tolerance, 1 some are not, 2 bad input.",
+    )
+    parser.add_argument("image", nargs="?", metavar="IMAGE", default=None,
+                        help="any image Pillow opens, used as convert('RGB') gives it "
+                             "(default: the packaged data/timg.jpg, 750x500)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="graph-level seed of the TF1 port's Glorot/Xavier draw of the "
+                             "conv kernel (both ports then use that kernel); without it "
+                             "each run draws anew, like the original")
+    parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,
+                        help="use these kernels instead of the initializers: an .npz with "
+                             "float32 arrays conv_kernel and deconv_kernel, each [3,3,3,64]")
+    parser.add_argument("--report", metavar="DIR", type=Path, default=None,
+                        help="write DIR/report.json (every figure, versions, oneDNN "
+                             "setting) and DIR/report.png (input, both outputs, difference "
+                             "heat maps); DIR is created if its parent exists")
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help="refuse larger images before decoding them (default "
+                             f"{DEFAULT_MAX_PIXELS}: the audit holds every witness's 64-channel "
+                             "stages in memory, ~3.5 KB per pixel)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages")
+    return parser
+
+
+def build_convert_parser():
+    """Returns the `convert-checkpoint` subcommand's parser."""
+    parser = ArgumentParser(
+        prog=f"{PROG} {CONVERT}",
+        description="Convert a TF1 (tf.compat.v1.train.Saver) checkpoint of the original "
+                    "graph to a TF2 checkpoint of tf2.DeconvDemo: a -> conv_kernel, "
+                    "a1 -> deconv_kernel (float32 [3,3,3,64] each). The image variable "
+                    "'Variable' is reported and ignored: the TF2 module takes the image as "
+                    "input. Read the result with "
+                    "tf.train.Checkpoint(demo=DeconvDemo()).read(DST).",
+    )
+    parser.add_argument("src", metavar="SRC",
+                        help="the TF1 checkpoint prefix (beside SRC.index), or a folder with "
+                             "a 'checkpoint' file")
+    parser.add_argument("dst", metavar="DST",
+                        help="the TF2 checkpoint prefix to write (DST.index and DST.data-*)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages")
+    return parser
+
+
+def _check_report_dir(folder):
+    """Fails early unless DIR is, or can be made as, a writable folder."""
+    if folder is None:
+        return None
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--report {folder}: exists and is not a folder")
+    for name in _REPORT_FILES:
+        if (folder / name).is_dir():
+            raise InputError(f"--report {folder}: {folder / name} is a directory")
+    # The folder itself, or its parent when it is to be made.
+    target = folder / _REPORT_FILES[0] if folder.is_dir() else folder
+    check_output_path(target, "--report")
+    return folder
+
+
+def _summary(result):
+    # Bit identity per pair of witnesses, over every stage they share.
+    stages_by_pair = {}
+    for c in result.comparisons:
+        if c.bit_identical is not None:
+            stages_by_pair.setdefault(c.name, []).append(c)
+    identical = [name for name, rows in stages_by_pair.items()
+                 if all(c.bit_identical for c in rows)]
+    differing = [f"{name} ({', '.join(c.stage for c in rows if not c.bit_identical)})"
+                 for name, rows in stages_by_pair.items() if name not in identical]
+    lines = [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
+             f"not bit-identical: {', '.join(differing) or 'none'}"]
+    failed = [c for c in result.comparisons if not c.passed]
+    if not result.reference_available:
+        lines.append("float64 reference: unavailable (tests/reference.py is not installed; "
+                     "run from a checkout) - its rows are left out")
+    rtol = result.comparisons[0].rtol if result.comparisons else 0
+    if failed:
+        lines.append(f"verdict: FAIL - {len(failed)} of {len(result.comparisons)} comparisons "
+                     f"over rtol {rtol:g} of max|expected|: "
+                     + "; ".join(f"{c.stage} {c.name}" for c in failed))
+    else:
+        lines.append(f"verdict: PASS - all {len(result.comparisons)} comparisons within "
+                     f"rtol {rtol:g} of max|expected|")
+    return "\n".join(lines)
+
+
+def _run(args):
+    quiet_tensorflow(args.verbose)
+    if args.seed is not None and not 0 <= args.seed <= _MAX_SEED:
+        raise InputError(f"--seed must be in [0, 2**63 - 1]. Received: {args.seed}")
+    report_dir = _check_report_dir(args.report)
+    image_path = Path(args.image) if args.image else default_image_path()
+    image = load_image(image_path, max_pixels=args.max_pixels)
+    weights = load_weights(args.weights) if args.weights is not None else None
+
+    # TensorFlow and matplotlib are imported only now, every input checked.
+    from deconv_io.display import choose_backend
+
+    choose_backend(False)  # never a window: the report is a file
+    from migration_audit.audit import run_audit
+    from migration_audit.report import format_table, report_dict, write_report_json, \
+        write_report_png
+
+    result = run_audit(image, seed=args.seed, weights=weights)
+    kernels = (f"from {args.weights}" if weights is not None
+               else f"drawn by tf1_session (seed={args.seed})")
+    print(f"{image_path}: image {tuple(result.images.shape)}, kernels {kernels}")
+    print(format_table(result.comparisons))
+    print(_summary(result))
+    if report_dir is not None:
+        report_dir.mkdir(exist_ok=True)
+        write_report_png(report_dir / "report.png", result)
+        write_report_json(report_dir / "report.json",
+                          report_dict(result, image_path, args.seed, args.weights))
+        print(f"report: {report_dir / 'report.json'}, {report_dir / 'report.png'}")
+    return 0 if result.passed else 1
+
+
+def _convert(args):
+    quiet_tensorflow(args.verbose)
+    check_output_path(Path(f"{args.dst}.index"), "DST")
+    from migration_audit.checkpoints import IMAGE_VARIABLE, TF1_NAMES, convert_tf1_to_tf2
+
+    found = convert_tf1_to_tf2(args.src, args.dst)
+    mapping = ", ".join(f"{tf1} -> {name}" for name, tf1 in TF1_NAMES.items())
+    print(f"converted {found.prefix} -> {args.dst}: {mapping} (float32 [3, 3, 3, 64])")
+    for name, (shape, dtype) in found.ignored.items():
+        why = ("the original's image variable; the TF2 module takes the image as input"
+               if name == IMAGE_VARIABLE else "not a variable of the TF2 module")
+        print(f"ignored: '{name}' {list(shape)} {dtype}, present in SRC ({why})")
+    return 0
+
+
+def _parse(parser, argv):
+    try:
+        return parser.parse_args(argv), None
+    except SystemExit as e:  # --help, or a usage error already printed.
+        return None, (e.code if isinstance(e.code, int) else 2)
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+        argv: the arguments after the program name; `None` reads `sys.argv`.
+
+    Returns:
+        The exit status: 0 when every comparison is within tolerance (or the
+        checkpoint was converted), 1 when some comparison is not, 2 for bad
+        input or usage (one line on stderr, no output file written).
+
+    Example:
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: migration_audit ...
+    0
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == CONVERT:
+        args, status = _parse(build_convert_parser(), argv[1:])
+        return status if args is None else run_main(lambda: _convert(args), PROG)
+    args, status = _parse(build_parser(), argv)
+    return status if args is None else run_main(lambda: _run(args), PROG)

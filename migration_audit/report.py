@@ -1,0 +1,189 @@
+"""The audit's outputs: the printed table, `report.json` and `report.png`.
+
+Both files are written atomically (a temporary file beside the target, then
+`os.replace`), so a failed run never leaves a half-written report.
+"""
+
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+
+import numpy as np
+
+from deconv_io import normalize_for_display, write_bytes_atomic
+from deconv_io.atomic import atomic_path
+
+__all__ = ["COLUMNS", "environment", "format_table", "onednn_enabled", "report_dict",
+           "write_report_json", "write_report_png"]
+
+#: The table's columns, as printed and as named in report.json.
+COLUMNS = ("stage", "comparison", "shape", "dtype", "max abs diff", "max rel diff",
+           "bit-identical", "tolerance", "verdict")
+
+
+def _figure(value):
+    if value == 0:
+        return "0"
+    return f"{value:.3g}"
+
+
+def _row(comparison):
+    identical = {True: "yes", False: "no", None: "n/a"}[comparison.bit_identical]
+    shape = str(comparison.shape)
+    if comparison.shape != comparison.expected_shape:
+        shape = f"{comparison.shape} != {comparison.expected_shape}"
+    return (comparison.stage, comparison.name, shape, comparison.dtype,
+            _figure(comparison.max_abs_diff), _figure(comparison.max_rel_diff), identical,
+            f"rtol {comparison.rtol:g}", "ok" if comparison.passed else "FAIL")
+
+
+def format_table(comparisons):
+    """Returns the comparisons as an aligned text table, one row each.
+
+    Example:
+    >>> from migration_audit.compare import compare_arrays
+    >>> print(format_table([compare_arrays("pool", "b", np.ones(2, np.float32),
+    ...                                    "a", np.ones(2, np.float32))]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    stage  comparison  shape  dtype    max abs diff  max rel diff  bit-identical  tolerance   verdict
+    pool   b vs a      (2,)   float32  0             0             yes            rtol 1e-05  ok
+    """
+    rows = [COLUMNS] + [_row(c) for c in comparisons]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def onednn_enabled():
+    """Whether TensorFlow's oneDNN (MKL) CPU kernels are on in this process.
+
+    Reads TensorFlow's own runtime flag (`TF_ENABLE_ONEDNN_OPTS` and the
+    build's default decide it); `None` where that private hook is missing.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # pragma: no cover - a TensorFlow without the hook
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def _version(distribution):
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment():
+    """Versions and settings that decide float rounding, for report.json."""
+    import tensorflow as tf
+
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "numpy": np.__version__,
+        "keras": _version("keras"),
+        "tf_keras": _version("tf_keras"),
+        "pillow": _version("pillow"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "onednn_enabled": onednn_enabled(),
+    }
+
+
+def report_dict(result, image_path, seed, weights_path):
+    """Everything report.json holds, as a JSON-ready dict."""
+    bit_identical = [c.name + " " + c.stage for c in result.comparisons if c.bit_identical]
+    return {
+        "image": str(image_path),
+        "images_shape": list(result.images.shape),
+        "seed": seed,
+        "weights": None if weights_path is None else str(weights_path),
+        "kernels_from": ("weights file" if weights_path is not None
+                         else f"tf1_session Glorot draw (seed={seed})"),
+        "passed": result.passed,
+        "reference_available": result.reference_available,
+        "columns": list(COLUMNS),
+        "comparisons": [c.as_dict() for c in result.comparisons],
+        "bit_identical": bit_identical,
+        "seconds": {name: round(s, 4) for name, s in result.seconds.items()},
+        "environment": environment(),
+    }
+
+
+def write_report_json(path, report):
+    """Writes `report` (a dict) as indented JSON, atomically."""
+    write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode())
+
+
+def _heat_map(fig, ax, difference, title):
+    """|difference| max over channels, with a colour bar showing its scale."""
+    magnitude = np.abs(np.asarray(difference, np.float64)).max(axis=-1)
+    top = float(magnitude.max())
+    picture = ax.imshow(magnitude, cmap="magma", vmin=0.0, vmax=top if top > 0 else 1.0,
+                        interpolation="nearest")
+    ticks = [0.0, top / 2, top] if top > 0 else [0.0]
+    bar = fig.colorbar(picture, ax=ax, orientation="horizontal", fraction=0.05, pad=0.03,
+                       ticks=ticks, format=lambda value, _: _figure(value))
+    bar.ax.tick_params(labelsize=8)
+    bar.set_label("|difference|, max over RGB", fontsize=8)
+    if top == 0:
+        ax.text(0.5, 0.5, "bit-identical\n(every difference is 0)", color="white",
+                ha="center", va="center", fontsize=10, transform=ax.transAxes)
+    ax.set_title(f"{title}\nmax {_figure(top)}", fontsize=9)
+
+
+def _output_title(name, output):
+    return (f"{name} output[0]\nnormalised from [{_figure(float(output.min()))}, "
+            f"{_figure(float(output.max()))}]")
+
+
+def write_report_png(path, result):
+    """Draws the audit's picture and writes it as a PNG, atomically.
+
+    Top row: the input image, the TF1 output and the TF2 (`tf.function`)
+    output, outputs rescaled to their own min..max so a person can see them
+    (the original's raw floats are mostly clipped white by `imshow`). Bottom
+    row: |TF2 - TF1|, |XLA - TF1| and |TF1 - float64 reference| (or |fast -
+    TF1| without the reference), each the max over RGB, with its colour bar.
+    """
+    import matplotlib.pyplot as plt
+
+    tf1 = result.witnesses["tf1_session"]["output"][0]
+    tf2 = result.witnesses["tf2_function"]["output"][0]
+    xla = result.witnesses["tf2_xla"]["output"][0]
+    if result.reference_available:
+        third = (result.witnesses["float64_reference"]["output"][0] - tf1,
+                 "|tf1_session - float64 reference|")
+    else:
+        third = (result.witnesses["tf2_fast"]["output"][0] - tf1, "|tf2_fast - tf1_session|")
+    height, width = tf1.shape[:2]
+    panel = 3.2
+    aspect = height / width
+    fig, axes = plt.subplots(2, 3, figsize=(3 * panel + 1.5, 2 * panel * min(max(aspect, 0.4), 2.5)
+                                            + 1.2))
+    image = np.clip(result.images[0] / 255.0, 0.0, 1.0)
+    shown = [(image, f"input {result.images.shape[1]}x{result.images.shape[2]}"),
+             (normalize_for_display(tf1), _output_title("tf1_session", tf1)),
+             (normalize_for_display(tf2), _output_title("tf2_function", tf2))]
+    for ax, (picture, title) in zip(axes[0], shown):
+        ax.imshow(picture, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    _heat_map(fig, axes[1][0], tf2 - tf1, "|tf2_function - tf1_session|")
+    _heat_map(fig, axes[1][1], xla - tf1, "|tf2_xla - tf1_session|")
+    _heat_map(fig, axes[1][2], *third)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    failed = sum(not c.passed for c in result.comparisons)
+    verdict = "PASS" if failed == 0 else f"FAIL ({failed} comparisons out of tolerance)"
+    fig.suptitle(f"Migration audit: {verdict}; output {tuple(result.witnesses['tf1_session']['output'].shape)}",
+                 fontsize=11)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
