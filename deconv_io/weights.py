@@ -62,13 +62,13 @@ def validate_kernel(name, array, shape=KERNEL_SHAPE):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def _read_member(archive, name, path):
-    """Reads `name`.npy from the zip, checking its header before its data.
+def _read_member(archive, member, name, path):
+    """Reads array `name` from zip `member`, checking its header before its data.
 
     The header's dtype and shape are checked first, so a file declaring a
     huge array is refused without allocating it.
     """
-    with archive.open(name + ".npy") as fp:
+    with archive.open(member) as fp:
         version = np.lib.format.read_magic(fp)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
@@ -117,8 +117,9 @@ def load_weights(path):
         raise InputError(f"Not an .npz weights file (expected a zip archive): {path}{what}")
     try:
         with zipfile.ZipFile(path) as archive:
-            members = archive.namelist()
-            names = [m[: -len(".npy")] if m.endswith(".npy") else m for m in members]
+            # Array names as np.load gives them: member names less ".npy".
+            names = [m.removesuffix(".npy") for m in archive.namelist()]
+            members = dict(zip(names, archive.namelist()))
             missing = [n for n in WEIGHT_NAMES if n not in names]
             extra = sorted(set(names) - set(WEIGHT_NAMES))
             if missing or extra:
@@ -128,7 +129,7 @@ def load_weights(path):
                 )
             if len(names) != len(set(names)):
                 raise InputError(f"Weights file {path} holds an array twice")
-            arrays = {n: _read_member(archive, n, path) for n in WEIGHT_NAMES}
+            arrays = {n: _read_member(archive, members[n], n, path) for n in WEIGHT_NAMES}
     except InputError:
         raise
     except _ZIP_ERRORS as e:

@@ -158,11 +158,19 @@ def test_member_that_is_not_npy(tmp_path):
         load_weights(zip_of(tmp_path, members))
 
 
-def test_array_stored_twice(tmp_path):
+def test_members_without_npy_suffix_are_read_as_np_load_reads_them(tmp_path):
+    expected = kernels(3)
+    members = [(n, npy_member(a)) for n, a in expected.items()]
+    loaded = load_weights(zip_of(tmp_path, members))
+    np.testing.assert_array_equal(expected["conv_kernel"], loaded["conv_kernel"])
+
+
+@pytest.mark.parametrize("again", ["conv_kernel.npy", "conv_kernel"])
+def test_array_stored_twice(tmp_path, again):
     k = kernels()
     members = [("conv_kernel.npy", npy_member(k["conv_kernel"])),
                ("deconv_kernel.npy", npy_member(k["deconv_kernel"])),
-               ("conv_kernel.npy", npy_member(-k["conv_kernel"]))]
+               (again, npy_member(-k["conv_kernel"]))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
         path = zip_of(tmp_path, members)
