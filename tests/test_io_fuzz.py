@@ -56,8 +56,8 @@ def _encode(image, fmt, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def seeds():
-    """Small real files: crops of the packaged photo in several encodings."""
+def corpus():
+    """The files to mutate: crops of the packaged photo in several encodings."""
     with Image.open(default_image_path()) as photo:
         crop = photo.convert("RGB").crop((200, 300, 248, 340))  # 48 wide, 40 high
     gray16 = Image.fromarray((np.asarray(crop.convert("L"), np.uint16) * 257))
@@ -122,7 +122,7 @@ def _fix_png_crcs(data):
     return bytes(data)
 
 
-def mutate(data, rng, seeds):
+def mutate(data, rng, corpus):
     """Returns (mutated bytes, description) for one seeded case."""
     data = bytearray(data)
     kind = rng.choice(["flip", "overwrite", "truncate", "insert", "delete",
@@ -158,12 +158,12 @@ def mutate(data, rng, seeds):
         start, end = rng.choice(spans)
         data[end:end] = data[start:end]
         return bytes(data), f"duplicate chunk/segment {start}:{end}"
-    other = seeds[rng.choice(sorted(seeds))]
+    other = corpus[rng.choice(sorted(corpus))]
     cut, other_cut = rng.randrange(len(data)), rng.randrange(len(other))
     return bytes(data[:cut]) + other[other_cut:], f"splice [:{cut}] + other[{other_cut}:]"
 
 
-def fuzz(seeds, path, load, refusals):
+def fuzz(corpus, path, load, refusals):
     """Runs the seeded cases through `load`; returns (outcome counts, failures).
 
     A failure is any exception but `InputError`, or an `InputError` whose
@@ -173,8 +173,8 @@ def fuzz(seeds, path, load, refusals):
     failures = []
     for seed in range(FUZZ_SEED, FUZZ_SEED + FUZZ_CASES):
         rng = random.Random(seed)
-        name = rng.choice(sorted(seeds))
-        data, how = mutate(seeds[name], rng, seeds)
+        name = rng.choice(sorted(corpus))
+        data, how = mutate(corpus[name], rng, corpus)
         path.write_bytes(data)
         case = f"FUZZ_SEED={seed} {name}: {how}"
         try:
@@ -205,11 +205,11 @@ def _load_checked_weights(path):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on odd EXIF, ICC, ...
-def test_fuzz_load_image(tmp_path, seeds):
+def test_fuzz_load_image(tmp_path, corpus):
     # How every refusal of a damaged file begins (test_io_images pins them).
     refusals = ("Corrupt or truncated image ", "Not an image file Pillow can read: ",
                 "Image ", "Not enough memory to decode image ")
-    outcomes, failures = fuzz(seeds, tmp_path / "case", _load_checked_image, refusals)
+    outcomes, failures = fuzz(corpus, tmp_path / "case", _load_checked_image, refusals)
     assert not failures, "\n".join(failures[:20])
     # Both outcomes occur: the mutations are neither all fatal nor all benign.
     if FUZZ_CASES >= 200:
@@ -224,18 +224,18 @@ def test_fuzz_load_weights(tmp_path):
     compressed = tmp_path / "compressed.npz"
     with np.load(good) as archive:
         np.savez_compressed(compressed, **archive)
-    seeds = {"npz": good.read_bytes(), "npz_compressed": compressed.read_bytes()}
+    corpus = {"npz": good.read_bytes(), "npz_compressed": compressed.read_bytes()}
     refusals = ("Not an .npz weights file", "Not a valid .npz weights file: ",
                 "Weights ")
-    outcomes, failures = fuzz(seeds, tmp_path / "case.npz", _load_checked_weights, refusals)
+    outcomes, failures = fuzz(corpus, tmp_path / "case.npz", _load_checked_weights, refusals)
     assert not failures, "\n".join(failures[:20])
     if FUZZ_CASES >= 200:
         assert outcomes["refused"] > 0, outcomes
 
 
-def test_mutations_are_deterministic(seeds):
-    first = mutate(seeds["png_rgb"], random.Random(7), seeds)
-    assert first == mutate(seeds["png_rgb"], random.Random(7), seeds)
+def test_mutations_are_deterministic(corpus):
+    first = mutate(corpus["png_rgb"], random.Random(7), corpus)
+    assert first == mutate(corpus["png_rgb"], random.Random(7), corpus)
 
 
 # --- valid images of every size and mode ------------------------------------------
