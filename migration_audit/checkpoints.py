@@ -50,6 +50,8 @@ __all__ = [
 TF1_NAMES = {"conv_kernel": "a", "deconv_kernel": "a1"}
 #: The original's image variable (default name of an unnamed `tf.Variable`).
 IMAGE_VARIABLE = "Variable"
+# Metadata of an object-based checkpoint, not a variable.
+_OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 #: The key the TF2 module is saved under: `tf.train.Checkpoint(demo=module)`.
 TF2_ROOT = "demo"
 
@@ -80,18 +82,21 @@ class Tf1Checkpoint(NamedTuple):
 
 
 def _reader(prefix):
-    """`tf.train.load_checkpoint`, with a missing or bad checkpoint as InputError."""
+    """`tf.train.load_checkpoint`, with a missing or bad checkpoint as InputError.
+
+    A missing prefix is refused before TensorFlow is imported.
+    """
+    path = Path(prefix)
+    if not path.is_dir() and not Path(f"{prefix}.index").is_file():
+        raise InputError(f"Checkpoint not found: {prefix} (expected the prefix of "
+                         f"{prefix}.index and its data files)")
     import tensorflow as tf
 
-    path = Path(prefix)
     if path.is_dir():
         latest = tf.train.latest_checkpoint(str(path))
         if latest is None:
             raise InputError(f"No checkpoint found in folder {prefix} (no 'checkpoint' file)")
         prefix = latest
-    elif not Path(f"{prefix}.index").is_file():
-        raise InputError(f"Checkpoint not found: {prefix} (expected the prefix of "
-                         f"{prefix}.index and its data files)")
     try:
         return prefix, tf.train.load_checkpoint(str(prefix))
     except (tf.errors.OpError, ValueError) as e:
@@ -138,8 +143,8 @@ def read_tf1_checkpoint(prefix):
         if not np.isfinite(value).all():
             raise InputError(f"Checkpoint variable '{tf1}' ({name}) contains NaN or Inf values")
         kernels[name] = value
-    ignored = {key: (tuple(shapes[key]), dtypes[key].name)
-               for key in sorted(shapes) if key not in TF1_NAMES.values()}
+    ignored = {key: (tuple(shapes[key]), dtypes[key].name) for key in sorted(shapes)
+               if key not in TF1_NAMES.values() and key != _OBJECT_GRAPH}
     return Tf1Checkpoint(prefix=str(prefix), kernels=kernels, ignored=ignored)
 
 
@@ -206,12 +211,12 @@ def convert_tf1_to_tf2(src, dst):
     Raises:
         InputError: as `read_tf1_checkpoint`, or `dst` would overwrite `src`.
     """
-    from tf2.demo import DeconvDemo
-
     found = read_tf1_checkpoint(src)
     with contextlib.suppress(OSError):
         if Path(f"{dst}.index").resolve() == Path(f"{found.prefix}.index").resolve():
             raise InputError(f"DST {dst} is the source checkpoint itself; choose another prefix")
+    from tf2.demo import DeconvDemo  # imports TensorFlow: only once SRC is known good
+
     save_tf2_checkpoint(DeconvDemo(**found.kernels), dst)
     return found
 
