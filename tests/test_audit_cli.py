@@ -1,0 +1,293 @@
+"""`python -m migration_audit`: the table, report.json / report.png, exit statuses.
+
+Most runs call `main([...])` in-process on a 7x5 image; two run
+`python -m migration_audit` in a subprocess (exit status, no traceback, and
+the oneDNN setting as the report records it).
+"""
+
+import doctest
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from deconv_io import load_image, save_weights
+from legacy_tf1.graph import run_session
+from migration_audit import audit, cli, compare, report
+from migration_audit.cli import main
+from tests import reference
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+STAGES = ("conv1", "pool", "output")
+TF2 = ("tf2_eager", "tf2_function", "tf2_xla")
+
+
+def _expected_rows(with_reference=True):
+    """(stage, comparison) of every table row, in order."""
+    rows = []
+    for stage in STAGES:
+        tested = list(TF2) + (["tf2_fast"] if stage == "output" else [])
+        rows += [(stage, f"{name} vs tf1_session") for name in tested]
+        if with_reference:
+            rows += [(stage, f"{name} vs float64_reference") for name in ["tf1_session"] + tested]
+    return rows + [("display", "tf2_function output[0] vs tf1_session display")]
+
+
+@pytest.fixture
+def image_path(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    path = tmp_path / "in.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _table(out):
+    """The table's rows as {(stage, comparison): {column: cell}} (columns split on 2+ spaces)."""
+    lines = out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("stage ")))
+    rows = {}
+    for line in lines[header + 1:]:
+        if not line.startswith(("conv1 ", "pool ", "output ", "display ")):
+            break
+        cells = [c for c in line.split("  ") if c.strip()]
+        cells = [c.strip() for c in cells]
+        rows[(cells[0], cells[1])] = dict(zip(report.COLUMNS, cells))
+    return rows
+
+
+def test_audit_passes_prints_table_and_writes_report(image_path, tmp_path, capsys):
+    folder = tmp_path / "audit"
+    assert main([str(image_path), "--seed", "0", "--report", str(folder)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == f"{image_path}: image (1, 7, 5, 3), kernels drawn by tf1_session (seed=0)"
+    assert lines[1].split() == ["stage", "comparison", "shape", "dtype", "max", "abs", "diff",
+                                "max", "rel", "diff", "bit-identical", "tolerance", "verdict"]
+    rows = _table(out)
+    assert list(rows) == _expected_rows()
+    for key, row in rows.items():
+        assert row["verdict"] == "ok" and row["tolerance"] == "rtol 1e-05", key
+    for stage in STAGES:
+        for name in ("tf2_eager", "tf2_function"):
+            assert rows[(stage, f"{name} vs tf1_session")]["bit-identical"] == "yes"
+            assert rows[(stage, f"{name} vs tf1_session")]["max abs diff"] == "0"
+        assert rows[(stage, "tf1_session vs float64_reference")]["bit-identical"] == "n/a"
+        assert rows[(stage, "tf1_session vs float64_reference")]["dtype"] == "float32 vs float64"
+    assert rows[("conv1", "tf2_eager vs tf1_session")]["shape"] == "(1, 7, 5, 64)"
+    assert rows[("display", "tf2_function output[0] vs tf1_session display")]["shape"] == (
+        "(8, 6, 3)")
+    assert lines[-4].startswith("bit-identical at every stage: tf2_eager vs tf1_session, "
+                                "tf2_function vs tf1_session")
+    assert lines[-3].startswith("not bit-identical: ")
+    assert lines[-2] == "verdict: PASS - all 24 comparisons within rtol 1e-05 of max|expected|"
+    assert lines[-1] == f"report: {folder / 'report.json'}, {folder / 'report.png'}"
+
+    data = json.loads((folder / "report.json").read_text())
+    assert data["passed"] is True and data["seed"] == 0 and data["weights"] is None
+    assert data["images_shape"] == [1, 7, 5, 3] and data["image"] == str(image_path)
+    assert [(c["stage"], f"{c['actual']} vs {c['expected']}") for c in data["comparisons"]] == (
+        _expected_rows())
+    env = data["environment"]
+    assert env["tensorflow"] == tf.__version__ and env["numpy"] == np.__version__
+    assert {"python", "keras", "pillow", "platform"} <= set(env) and env["keras"]
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    assert isinstance(env["onednn_enabled"], bool)
+    # The figures are those of an independent run: the session, seed 0, and
+    # the float64 reference on the same Pillow decode.
+    tf1 = run_session(load_image(image_path), seed=0)
+    expected = reference.demo_stages(tf1["image"], tf1["conv_kernel"], tf1["deconv_kernel"])
+    figures = {(c["stage"], c["actual"], c["expected"]): c for c in data["comparisons"]}
+    for stage in STAGES:
+        row = figures[(stage, "tf1_session", "float64_reference")]
+        assert row["max_rel_diff"] == reference.max_relative_error(expected[stage], tf1[stage])
+        assert row["passed"] is True and row["bit_identical"] is None
+    assert (folder / "report.png").read_bytes()[:8] == PNG_MAGIC
+    with Image.open(folder / "report.png") as picture:
+        assert picture.size[0] > 600 and picture.size[1] > 400
+
+
+def test_weights_file_kernels_are_fed_to_every_witness(image_path, tmp_path, monkeypatch,
+                                                      capsys):
+    rng = np.random.default_rng(1)
+    kernels = {name: rng.uniform(-1, 1, (3, 3, 3, 64)).astype(np.float32)
+               for name in ("conv_kernel", "deconv_kernel")}
+    weights = tmp_path / "w.npz"
+    save_weights(weights, **kernels)
+    seen = {}
+
+    def spy_tf2(images, conv_kernel, deconv_kernel):
+        seen.update(conv_kernel=conv_kernel, deconv_kernel=deconv_kernel)
+        return real_tf2(images, conv_kernel, deconv_kernel)
+
+    real_tf2 = audit.run_tf2
+    monkeypatch.setattr(audit, "run_tf2", spy_tf2)
+    assert main([str(image_path), "--weights", str(weights), "--report", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"kernels from {weights}")
+    for name, value in kernels.items():
+        np.testing.assert_array_equal(value, seen[name])
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["weights"] == str(weights) and data["kernels_from"] == "weights file"
+
+
+def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, monkeypatch,
+                                                       capsys):
+    real = audit.run_tf1_session
+
+    def perturbed(images, seed=None, weights=None):
+        results = real(images, seed=seed, weights=weights)
+        # 1e-4 of the output's range: 10x the tolerance.
+        results["output"] = results["output"] + 1e-4 * np.abs(results["output"]).max()
+        return results
+
+    monkeypatch.setattr(audit, "run_tf1_session", perturbed)
+    assert main([str(image_path), "--seed", "0", "--report", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    rows = _table(out)
+    failed = {key for key, row in rows.items() if row["verdict"] == "FAIL"}
+    assert failed == {("output", f"{name} vs tf1_session") for name in TF2 + ("tf2_fast",)} | {
+        ("output", "tf1_session vs float64_reference")}
+    assert "verdict: FAIL - 5 of 24 comparisons over rtol 1e-05 of max|expected|: " in out
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["passed"] is False
+    assert sum(not c["passed"] for c in data["comparisons"]) == 5
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_bit_identity_is_reported_apart_from_the_verdict(image_path, monkeypatch, capsys):
+    # A 1-ulp-sized change to TF2 eager's conv1: no longer bit-identical,
+    # still within tolerance, so the audit passes (exit 0).
+    real = audit.run_tf2
+
+    def nudged(images, conv_kernel, deconv_kernel):
+        witnesses, seconds = real(images, conv_kernel, deconv_kernel)
+        conv1 = witnesses["tf2_eager"]["conv1"]
+        witnesses["tf2_eager"]["conv1"] = np.nextafter(conv1, np.inf, dtype=np.float32)
+        return witnesses, seconds
+
+    monkeypatch.setattr(audit, "run_tf2", nudged)
+    assert main([str(image_path), "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    row = _table(out)[("conv1", "tf2_eager vs tf1_session")]
+    assert (row["bit-identical"], row["verdict"]) == ("no", "ok")
+    assert "tf2_eager vs tf1_session (conv1)" in out.splitlines()[-2]
+
+
+def test_without_the_float64_reference(image_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(audit, "load_reference", lambda: None)
+    assert main([str(image_path), "--seed", "0", "--report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert list(_table(out)) == _expected_rows(with_reference=False)
+    assert "float64 reference: unavailable" in out
+    assert json.loads((tmp_path / "report.json").read_text())["reference_available"] is False
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_default_image_is_the_packaged_one(image_path, monkeypatch, capsys):
+    # The packaged 750x500 image itself is audited in test_audit_forward;
+    # here only that IMAGE defaults to default_image_path().
+    monkeypatch.setattr(cli, "default_image_path", lambda: image_path)
+    assert main(["--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{image_path}: image (1, 7, 5, 3)")
+
+
+def test_help_names_the_subcommand(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "convert-checkpoint SRC DST" in out and "--report DIR" in out
+
+
+def _bad_cases(tmp_path, image_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    npy = tmp_path / "w.npy"
+    np.save(npy, np.zeros(3))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return {
+        "missing image": ([str(tmp_path / "nope.png")],
+                          f"Image not found: {tmp_path / 'nope.png'}"),
+        "not an image": ([str(text)], f"Not an image file Pillow can read: {text}"),
+        "bad weights": ([str(image_path), "--weights", str(npy)],
+                        f"Not an .npz weights file (expected a zip archive): {npy}"),
+        "report is a file": ([str(image_path), "--report", str(a_file)],
+                             f"--report {a_file}: exists and is not a folder"),
+        "report parent missing": ([str(image_path), "--report", str(tmp_path / "x" / "y")],
+                                  f"--report {tmp_path / 'x' / 'y'}: folder {tmp_path / 'x'} "
+                                  "does not exist"),
+        "negative seed": ([str(image_path), "--seed", "-1"],
+                          "--seed must be in [0, 2**63 - 1]. Received: -1"),
+        "too many pixels": ([str(image_path), "--max-pixels", "10"],
+                            "is 7x5 = 35 pixels, over the limit of 10"),
+    }
+
+
+BAD = ["missing image", "not an image", "bad weights", "report is a file",
+       "report parent missing", "negative seed", "too many pixels"]
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_exits_2_with_one_line_and_no_report(case, image_path, tmp_path, capsys):
+    argv, message = _bad_cases(tmp_path, image_path)[case]
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    (folder / "report.json").write_text("old")
+    if "--report" not in argv:
+        argv = argv + ["--report", str(folder)]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("migration_audit: error: ") and message in captured.err
+    assert captured.err.count("\n") == 1 and captured.out == ""
+    assert (folder / "report.json").read_text() == "old"  # not overwritten
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--max-pixels", "0"], "argument --max-pixels: expected an int >= 1, got '0'"),
+    (["--dump", "x.npz"], "unrecognized arguments: --dump (see --help)"),
+    (["a.png", "b.png"], "unrecognized arguments: b.png"),
+    (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+])
+def test_usage_errors_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("migration_audit: error: ") and message in err
+    assert err.count("\n") == 1
+
+
+def _run_module(*args, **env):
+    return subprocess.run([sys.executable, "-m", "migration_audit", *args], cwd=REPO,
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", **env})
+
+
+def test_subprocess_eigen_run_records_the_setting(image_path, tmp_path):
+    # With TF_ENABLE_ONEDNN_OPTS=0 the report says oneDNN is off, and the
+    # audit passes there too.
+    done = _run_module(str(image_path), "--seed", "0", "--report", str(tmp_path),
+                       TF_ENABLE_ONEDNN_OPTS="0")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "verdict: PASS" in done.stdout
+    env = json.loads((tmp_path / "report.json").read_text())["environment"]
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == "0" and env["onednn_enabled"] is False
+
+
+def test_subprocess_bad_input_exits_2_before_tensorflow(tmp_path):
+    done = _run_module(str(tmp_path / "nope.png"))
+    assert done.returncode == 2
+    assert done.stderr == f"migration_audit: error: Image not found: {tmp_path / 'nope.png'}\n"
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("module", [audit, cli, compare, report])
+def test_doctests(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 1
