@@ -85,6 +85,11 @@ def _reader(prefix):
     """`tf.train.load_checkpoint`, with a missing or bad checkpoint as InputError.
 
     A missing prefix is refused before TensorFlow is imported.
+
+    Returns:
+        `(prefix, reader, read)`: the prefix read, the reader, and
+        `read(name)`, which returns a tensor's value or raises InputError
+        (a missing or damaged data file only shows when a tensor is read).
     """
     path = Path(prefix)
     if not path.is_dir() and not Path(f"{prefix}.index").is_file():
@@ -97,11 +102,23 @@ def _reader(prefix):
         if latest is None:
             raise InputError(f"No checkpoint found in folder {prefix} (no 'checkpoint' file)")
         prefix = latest
-    try:
-        return prefix, tf.train.load_checkpoint(str(prefix))
-    except (tf.errors.OpError, ValueError) as e:
-        message = getattr(e, "message", None) or str(e)
-        raise InputError(f"Cannot read checkpoint {prefix}: {message}") from None
+
+    @contextlib.contextmanager
+    def user_errors():
+        try:
+            yield
+        except (tf.errors.OpError, ValueError) as e:
+            message = getattr(e, "message", None) or str(e)
+            raise InputError(f"Cannot read checkpoint {prefix}: {message}") from None
+
+    with user_errors():
+        reader = tf.train.load_checkpoint(str(prefix))
+
+    def read(name):
+        with user_errors():
+            return reader.get_tensor(name)
+
+    return prefix, reader, read
 
 
 def read_tf1_checkpoint(prefix):
@@ -118,7 +135,7 @@ def read_tf1_checkpoint(prefix):
         InputError: the checkpoint is missing or unreadable, `a` or `a1` is
             missing, not [3, 3, 3, 64] or not float32.
     """
-    prefix, reader = _reader(prefix)
+    prefix, reader, read = _reader(prefix)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
     missing = [tf1 for tf1 in TF1_NAMES.values() if tf1 not in shapes]
@@ -139,7 +156,7 @@ def read_tf1_checkpoint(prefix):
         if tuple(shapes[tf1]) != KERNEL_SHAPE:
             raise InputError(f"Checkpoint variable '{tf1}' ({name}) must have shape "
                              f"{KERNEL_SHAPE}. Received: shape={tuple(shapes[tf1])}")
-        value = reader.get_tensor(tf1)
+        value = read(tf1)
         if not np.isfinite(value).all():
             raise InputError(f"Checkpoint variable '{tf1}' ({name}) contains NaN or Inf values")
         kernels[name] = value

@@ -12,8 +12,7 @@ import sys
 
 import numpy as np
 
-from deconv_io import normalize_for_display, write_bytes_atomic
-from deconv_io.atomic import atomic_path
+from deconv_io import atomic_path, normalize_for_display, write_bytes_atomic
 
 __all__ = ["COLUMNS", "environment", "format_table", "onednn_enabled", "report_dict",
            "write_report_json", "write_report_png"]
@@ -97,7 +96,7 @@ def environment():
 
 def report_dict(result, image_path, seed, weights_path):
     """Everything report.json holds, as a JSON-ready dict."""
-    bit_identical = [c.name + " " + c.stage for c in result.comparisons if c.bit_identical]
+    bit_identical = [f"{c.stage} {c.name}" for c in result.comparisons if c.bit_identical]
     return {
         "image": str(image_path),
         "images_shape": list(result.images.shape),

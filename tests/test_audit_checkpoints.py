@@ -199,6 +199,18 @@ def test_convert_checkpoint_corrupt_index_exits_2(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+def test_convert_checkpoint_missing_data_file_exits_2(tf1_checkpoint, tmp_path, capsys):
+    # The .index alone reads; the missing data shows only when a tensor is read.
+    prefix, _ = tf1_checkpoint
+    for data in Path(prefix).parent.glob(Path(prefix).name + ".data-*"):
+        data.unlink()
+    assert main(["convert-checkpoint", prefix, str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"migration_audit: error: Cannot read checkpoint {prefix}: ")
+    assert "No such file or directory" in err and err.count("\n") == 1
+    assert _files(tmp_path / "out") == []
+
+
 def test_convert_checkpoint_bad_destination_exits_2(tf1_checkpoint, tmp_path, capsys):
     prefix, _ = tf1_checkpoint
     missing = tmp_path / "no-such-folder" / "out"

@@ -19,7 +19,7 @@ Tolerances:
 - XLA and the fast path against the session: RTOL = 1e-5 of max |session|.
   XLA's CPU convolution is Eigen's, and under oneDNN the session's
   transposed convolution is oneDNN's: the two sum the same 4 x 64 products
-  per output in another order (measured <= 5.1e-7 relative; bit-identical
+  per output in another order (measured <= 7.1e-7 relative; bit-identical
   with TF_ENABLE_ONEDNN_OPTS=0, see the oneDNN test). The fast path sums the
   3 channels a bilinear kernel reads instead of 64 (same bound). A dense
   (random) deconv kernel reads all 64 channels: the fast path is then the
@@ -146,7 +146,7 @@ def test_onednn_and_eigen_agree_within_tolerance(tmp_path):
     # TF_ENABLE_ONEDNN_OPTS is read once at import: one subprocess per
     # setting, the same image and kernels (a random deconv kernel, so all 64
     # channels count). Measured on this CPU: conv1 and pool identical, the
-    # transposed conv (output) differs by <= 5.1e-7 relative; XLA, which
+    # transposed conv (output) differs by <= 7.1e-7 relative; XLA, which
     # uses Eigen's convolution either way, equals the session bit for bit
     # once the session uses Eigen too.
     images = _random_image((1, 33, 17, 3), 10)
