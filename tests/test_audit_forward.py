@@ -167,3 +167,23 @@ def test_onednn_and_eigen_agree_within_tolerance(tmp_path):
         # The same float32 math in another summation order (see the module
         # docstring's RTOL).
         assert reference.max_relative_error(eigen[key], onednn_arrays[key]) <= RTOL, key
+
+
+def test_jpeg_decoders_tf_default_dct_differs_from_pillow():
+    # Pitfall: a TF2 rewrite that reads the JPEG with tf.io.decode_jpeg
+    # (default dct_method "", i.e. libjpeg's fast integer DCT) feeds other
+    # pixels than the original's Pillow decode: on the packaged image up to
+    # 8 levels on ~85% of the pixels, far outside the audit's tolerance once
+    # through the network. dct_method="INTEGER_ACCURATE" (Pillow's method)
+    # gives Pillow's pixels exactly. The audit feeds both ports one decode.
+    path = default_image_path()
+    pillow = load_image(path)
+    data = tf.io.read_file(str(path))
+    default = tf.io.decode_jpeg(data, channels=3).numpy().astype(np.float32)
+    accurate = tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
+    assert_bit_identical(pillow, accurate.numpy().astype(np.float32))
+    levels = np.abs(default - pillow).max(axis=-1)
+    assert 1 <= levels.max() <= 10 and (levels > 0).mean() > 0.5
+    demo = DeconvDemo(seed=0)
+    outputs = [demo(image[np.newaxis])["output"].numpy() for image in (pillow, default)]
+    assert reference.max_relative_error(*outputs) > 100 * RTOL
