@@ -119,9 +119,14 @@ def write_report_json(path, report):
     write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode())
 
 
-def _heat_map(fig, ax, difference, title):
-    """|difference| max over channels, with a colour bar showing its scale."""
-    magnitude = np.abs(np.asarray(difference, np.float64)).max(axis=-1)
+def _heat_map(fig, ax, actual, expected, title):
+    """|actual - expected| max over channels, with a colour bar showing its scale."""
+    if actual.shape != expected.shape:
+        ax.text(0.5, 0.5, f"shapes differ:\n{actual.shape} vs {expected.shape}",
+                ha="center", va="center", fontsize=10, transform=ax.transAxes)
+        ax.set_title(title, fontsize=9)
+        return
+    magnitude = np.abs(np.asarray(actual, np.float64) - expected).max(axis=-1)
     top = float(magnitude.max())
     picture = ax.imshow(magnitude, cmap="magma", vmin=0.0, vmax=top if top > 0 else 1.0,
                         interpolation="nearest")
@@ -131,7 +136,7 @@ def _heat_map(fig, ax, difference, title):
     bar.ax.tick_params(labelsize=8)
     bar.set_label("|difference|, max over RGB", fontsize=8)
     if top == 0:
-        ax.text(0.5, 0.5, "bit-identical\n(every difference is 0)", color="white",
+        ax.text(0.5, 0.5, "no difference\n(every value equal)", color="white",
                 ha="center", va="center", fontsize=10, transform=ax.transAxes)
     ax.set_title(f"{title}\nmax {_figure(top)}", fontsize=9)
 
@@ -147,8 +152,9 @@ def write_report_png(path, result):
     Top row: the input image, the TF1 output and the TF2 (`tf.function`)
     output, outputs rescaled to their own min..max so a person can see them
     (the original's raw floats are mostly clipped white by `imshow`). Bottom
-    row: |TF2 - TF1|, |XLA - TF1| and |TF1 - float64 reference| (or |fast -
-    TF1| without the reference), each the max over RGB, with its colour bar.
+    row: |TF2 - TF1|, |XLA - TF1| and |float64 reference - TF1| (or |fast -
+    TF1| without the reference), each the max over RGB, with its colour bar
+    (or the two shapes, where they differ).
     """
     import matplotlib.pyplot as plt
 
@@ -156,10 +162,10 @@ def write_report_png(path, result):
     tf2 = result.witnesses["tf2_function"]["output"][0]
     xla = result.witnesses["tf2_xla"]["output"][0]
     if result.reference_available:
-        third = (result.witnesses["float64_reference"]["output"][0] - tf1,
-                 "|tf1_session - float64 reference|")
+        third = (result.witnesses["float64_reference"]["output"][0], tf1,
+                 "|float64 reference - tf1_session|")
     else:
-        third = (result.witnesses["tf2_fast"]["output"][0] - tf1, "|tf2_fast - tf1_session|")
+        third = (result.witnesses["tf2_fast"]["output"][0], tf1, "|tf2_fast - tf1_session|")
     height, width = tf1.shape[:2]
     panel = 3.2
     aspect = height / width
@@ -172,8 +178,8 @@ def write_report_png(path, result):
     for ax, (picture, title) in zip(axes[0], shown):
         ax.imshow(picture, interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    _heat_map(fig, axes[1][0], tf2 - tf1, "|tf2_function - tf1_session|")
-    _heat_map(fig, axes[1][1], xla - tf1, "|tf2_xla - tf1_session|")
+    _heat_map(fig, axes[1][0], tf2, tf1, "|tf2_function - tf1_session|")
+    _heat_map(fig, axes[1][1], xla, tf1, "|tf2_xla - tf1_session|")
     _heat_map(fig, axes[1][2], *third)
     for ax in axes.flat:
         ax.set_xticks([])

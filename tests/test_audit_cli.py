@@ -160,6 +160,27 @@ def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, mon
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
 
 
+def test_a_wrong_shape_fails_the_audit_and_still_draws(image_path, tmp_path, monkeypatch,
+                                                       capsys):
+    real = audit.run_tf2
+
+    def cropped(images, conv_kernel, deconv_kernel):
+        witnesses, seconds = real(images, conv_kernel, deconv_kernel)
+        witnesses["tf2_xla"]["output"] = witnesses["tf2_xla"]["output"][:, :-1]
+        return witnesses, seconds
+
+    monkeypatch.setattr(audit, "run_tf2", cropped)
+    assert main([str(image_path), "--seed", "0", "--report", str(tmp_path)]) == 1
+    rows = _table(capsys.readouterr().out)
+    failed = {key: row for key, row in rows.items() if row["verdict"] == "FAIL"}
+    assert set(failed) == {("output", "tf2_xla vs tf1_session"),
+                           ("output", "tf2_xla vs float64_reference")}
+    assert failed[("output", "tf2_xla vs tf1_session")]["shape"] == (
+        "(1, 7, 6, 3) != (1, 8, 6, 3)")
+    assert failed[("output", "tf2_xla vs tf1_session")]["max abs diff"] == "inf"
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
 def test_bit_identity_is_reported_apart_from_the_verdict(image_path, monkeypatch, capsys):
     # A 1-ulp-sized change to TF2 eager's conv1: no longer bit-identical,
     # still within tolerance, so the audit passes (exit 0).
