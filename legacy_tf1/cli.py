@@ -4,6 +4,11 @@ Reads an image (the packaged 750x500 `timg.jpg` by default), builds the
 original graph, runs one session and shows or saves the original picture:
 the raw float output passed to `plt.imshow`, which clips it to [0, 1] (the
 original's mostly saturated picture, kept on purpose).
+
+The faithful port does not tile: before building the graph it estimates the
+session's memory and refuses, with one line suggesting `python -m tf2`
+(which tiles), an image that would not fit in the memory available, rather
+than being killed by the system for lack of memory.
 """
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
@@ -11,10 +16,55 @@ from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, 
 from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
     quiet_tensorflow, run_main
 from deconv_io.errors import InputError
+from deconv_io.memory import available_memory
 
-__all__ = ["PROG", "build_parser", "main"]
+__all__ = ["PROG", "SESSION_BYTES_PER_PIXEL", "build_parser", "check_session_memory", "main"]
 
 PROG = "legacy_tf1"
+
+#: Peak bytes per image pixel of one `run_session`: the image (in the
+#: GraphDef, its variable and its fetched copy), conv1 (256 B/px), pool,
+#: output, and the fetched NumPy copies of them; measured 450-500 B/px
+#: (2000x2000: 2.40 GB peak RSS, 0.67 GB of it before the run).
+SESSION_BYTES_PER_PIXEL = 600
+
+#: Python, TensorFlow's runtime and the graph, besides the arrays.
+_RUNTIME_BYTES = 2**30
+
+
+def _available_memory():
+    """The memory available now (a seam the tests patch)."""
+    return available_memory()
+
+
+def check_session_memory(height, width, batch=1, available=None):
+    """Refuses an image whose TF1 session would not fit in memory.
+
+    Args:
+        height, width, batch: the fed image's size.
+        available: bytes the system can give; None: read it now (no check
+            when it cannot be read).
+
+    Returns:
+        The estimated peak bytes.
+
+    Raises:
+        InputError: the estimate exceeds `available`.
+
+    Example:
+    >>> check_session_memory(750, 500, available=24 * 10**9) < 2 * 10**9
+    True
+    """
+    need = _RUNTIME_BYTES + SESSION_BYTES_PER_PIXEL * batch * height * width
+    available = _available_memory() if available is None else available
+    if available is not None and need > available:
+        raise InputError(
+            f"image {height}x{width} needs about {need / 1e9:.1f} GB in the TF1 session "
+            f"(conv1 alone is {batch * height * width * 256 / 1e9:.1f} GB), more than the "
+            f"{available / 1e9:.1f} GB of memory available; the faithful port does not "
+            "tile: use `python -m tf2 IMAGE`, which computes large images in tiles"
+        )
+    return need
 
 
 def build_parser():
@@ -43,6 +93,7 @@ def _run(args):
         raise InputError(f"--dump and --save name the same file: {dump}")
     image = load_image(args.image or default_image_path(), max_pixels=args.max_pixels)
     weights = load_weights(args.weights) if args.weights is not None else None
+    check_session_memory(*image.shape[:2])
     print(image.shape)  # The original's `print(images.shape)`.
 
     # TensorFlow is imported only now, after every input has been checked.

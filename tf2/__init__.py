@@ -31,6 +31,13 @@ _WHERE = {
     "BilinearInitializer": "tf2.initializers",
     "BilinearUpsample2D": "tf2.layers",
     "main": "tf2.cli",
+    "run_tiled": "tf2.tiling",
+    "plan_memory": "tf2.tiling",
+    "halo_window": "tf2.tiling",
+    "run_distributed": "tf2.distribute",
+    "make_distributed_demo": "tf2.distribute",
+    "make_strategy": "tf2.distribute",
+    "configure_logical_cpus": "tf2.distribute",
 }
 
 __all__ = sorted(_WHERE)

@@ -10,11 +10,21 @@ Several images or a folder (or any input with `--output-dir DIR`): one
 `DIR/<stem>.npz` per image with the dump arrays, a progress bar, bad files
 reported by name and skipped (exit status 1).
 
+One large image (e.g. 10000x10000, whose untiled run would need about
+70 GB) runs in tiles with a halo (`tf2.tiling`), exactly as untiled up to
+float32 rounding, holding only the image, the output and one tile: when
+its untiled estimate exceeds `--max-memory` (default: half the memory
+available), or always with `--tile N`. A tiled `--dump` holds `image`,
+the kernels and `output` only (the whole `conv1` and `pool` are never
+held). An image that cannot fit even tiled is refused before any work.
+
 Every input is checked before TensorFlow is imported, so a user's mistake
 costs one line on stderr and exit status 2, and writes nothing.
 """
 
+import argparse
 import os
+import sys
 from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
@@ -26,6 +36,20 @@ from deconv_io.errors import InputError
 __all__ = ["PROG", "build_parser", "main"]
 
 PROG = "tf2"
+
+
+def _even_tile(text):
+    """An `argparse` type: an even int >= 2 (tiles start on even rows)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2 or value % 2:
+        raise argparse.ArgumentTypeError(
+            f"expected an even int >= 2 (tiles must start on even rows and columns so "
+            f"that the 2x2 pooling windows are the untiled ones), got {text!r}")
+    return value
+
 
 def build_parser():
     """Returns the command line's parser (DESIGN.md's contract plus batch flags)."""
@@ -47,6 +71,17 @@ def build_parser():
     parser.add_argument("--skip-existing", action="store_true",
                         help="with --output-dir: leave images whose DIR/<stem>.npz "
                              "already exists alone")
+    parser.add_argument("--tile", type=_even_tile, default=None, metavar="N",
+                        help="single image: compute the output in NxN tiles (N even) with "
+                             "a halo, equal to the untiled output up to float32 rounding, "
+                             "holding only the image, the output and one tile; --dump then "
+                             "holds image, kernels and output only (default: tiles only "
+                             "when the untiled run would exceed --max-memory)")
+    parser.add_argument("--max-memory", metavar="BYTES", default=None,
+                        help="single image: memory budget, e.g. 4G, 512M or a byte count "
+                             "(default: half of the memory available now); a larger image "
+                             "is tiled automatically, one that cannot fit even tiled is "
+                             "refused before any work")
     parser.add_argument("--normalize", action="store_true",
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
@@ -86,7 +121,14 @@ def _run_single(args, image_path):
     save = check_output_path(args.save, "--save")
     if dump is not None and save is not None and dump.resolve() == save.resolve():
         raise InputError(f"--dump and --save name the same file: {dump}")
+    from tf2.tiling import parse_bytes, peek_image_size, plan_memory
+
+    budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
+    size = peek_image_size(image_path)  # from the header: refuse before decoding
+    if size is not None:
+        plan_memory(1, *size, tile=args.tile, budget=budget)
     image = load_image(image_path, max_pixels=args.max_pixels)
+    plan = plan_memory(1, *image.shape[:2], tile=args.tile, budget=budget)
     weights = load_weights(args.weights) if args.weights is not None else None
     from deconv_io.display import choose_backend
 
@@ -94,15 +136,35 @@ def _run_single(args, image_path):
 
     demo = _make_demo(args.seed, weights)
     images = image[None]
-    stages = {name: t.numpy() for name, t in demo.stages(images).items()}
-    print(f"{image_path}: image {tuple(images.shape)} -> output {stages['output'].shape}")
+    kernels = {"conv_kernel": demo.conv_kernel.numpy(),
+               "deconv_kernel": demo.deconv_kernel.numpy()}
+    if plan.tiled:
+        stages = {"output": _run_tiled(demo, images, plan, image_path, dump)}
+    else:
+        stages = {name: t.numpy() for name, t in demo.stages(images).items()}
+        print(f"{image_path}: image {tuple(images.shape)} -> output {stages['output'].shape}")
     if dump is not None:
-        arrays = {"image": images, "conv_kernel": demo.conv_kernel.numpy(),
-                  "deconv_kernel": demo.deconv_kernel.numpy(), **stages}
-        save_npz_atomic(dump, **{name: arrays[name] for name in DUMP_NAMES})
+        arrays = {"image": images, **kernels, **stages}
+        save_npz_atomic(dump, **{name: arrays[name] for name in DUMP_NAMES if name in arrays})
     if save is not None or show:
         render_picture(stages["output"][0], save=save, show=show, normalize=args.normalize)
     return 0
+
+
+def _run_tiled(demo, images, plan, image_path, dump):
+    """The output of one image, tile by tile (the fast path in each tile)."""
+    from tf2.tiling import format_bytes, run_tiled, tile_count
+
+    rows, cols = plan.tile
+    count = tile_count(*images.shape[1:3], plan.tile)
+    output = run_tiled(demo, images, plan.tile, path="fast")
+    print(f"{image_path}: image {tuple(images.shape)} -> output {output.shape} in {count} "
+          f"tiles of {rows}x{cols} (untiled would need about {format_bytes(plan.untiled)}; "
+          f"budget {format_bytes(plan.budget)})")
+    if dump is not None:
+        print(f"{PROG}: note: tiled run: conv1 and pool were never held whole, so {dump} "
+              "holds image, conv_kernel, deconv_kernel and output only", file=sys.stderr)
+    return output
 
 
 def _run_batch(args, inputs):
@@ -110,7 +172,9 @@ def _run_batch(args, inputs):
         raise InputError("several images or a folder need --output-dir DIR "
                          "(one DIR/<stem>.npz per image)")
     single_only = [flag for flag, given in (("--dump", args.dump), ("--save", args.save),
-                                             ("--show", args.show), ("--normalize", args.normalize))
+                                             ("--show", args.show), ("--normalize", args.normalize),
+                                             ("--tile", args.tile),
+                                             ("--max-memory", args.max_memory))
                    if given]
     if single_only:
         raise InputError(f"{', '.join(single_only)}: only for a single image; with several "

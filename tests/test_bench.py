@@ -1,0 +1,170 @@
+"""benchmarks/bench.py: smoke runs on tiny sizes, the JSON schema, the checks.
+
+No timing is asserted (speed is what the benchmark reports, not what a
+test can promise on a shared machine); what is asserted: every variant's
+output was checked against tf1_session before timing, the JSON document
+has the documented schema and ratios, a mismatch aborts with exit 1, peak
+memory comes from fresh processes, usage errors exit 2.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench.py"
+
+_spec = importlib.util.spec_from_file_location("bench", BENCH)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+RESULT_KEYS = {"variant", "batch", "height", "width", "median_s", "min_s", "max_s",
+               "peak_rss_mb"}
+TINY = ["--sizes", "9x7", "--batches", "1,2", "--large", "none", "--repeats", "2",
+        "--warmup", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    json_path, plot_path = out / "b.json", out / "b.png"
+    status = bench.main([*TINY, "--no-rss", "--json", str(json_path), "--plot", str(plot_path)])
+    return status, json.loads(json_path.read_text()), plot_path
+
+
+def test_tiny_run_writes_the_documented_schema(tiny_run):
+    status, doc, _ = tiny_run
+    assert status == 0
+    assert {"machine", "results", "targets", "config", "timed"} <= set(doc)
+    machine = doc["machine"]
+    for key in ("cpu_model", "cpu_count", "memory_gb", "python", "tensorflow", "numpy",
+                "onednn", "load_average"):
+        assert key in machine
+    assert "TF_ENABLE_ONEDNN_OPTS" in machine["onednn"]
+    got = {(r["variant"], r["batch"], r["height"], r["width"]) for r in doc["results"]}
+    assert got == {(v, b, 9, 7) for v in bench.VARIANTS for b in (1, 2)}
+    for r in doc["results"]:
+        assert RESULT_KEYS <= set(r)
+        assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        assert r["repeats"] == 2
+        assert r["peak_rss_mb"] is None  # --no-rss
+
+
+def test_every_pipeline_variant_was_checked_against_tf1_session(tiny_run):
+    _, doc, _ = tiny_run
+    for r in doc["results"]:
+        if r["variant"] == "memory_floor":
+            assert not r["checked_vs_tf1_session"]
+        else:
+            assert r["checked_vs_tf1_session"]
+            assert 0 <= r["max_rel_error_vs_tf1"] <= bench.CHECK_RTOL
+
+
+def test_ratios_are_against_the_same_size(tiny_run):
+    _, doc, _ = tiny_run
+    by = {(r["variant"], r["batch"]): r for r in doc["results"]}
+    for (variant, batch), r in by.items():
+        tf1, floor = by["tf1_session", batch], by["memory_floor", batch]
+        assert r["ratio_vs_tf1_session"] == pytest.approx(r["median_s"] / tf1["median_s"])
+        assert r["speedup_vs_tf1_session"] == pytest.approx(tf1["median_s"] / r["median_s"])
+        assert r["ratio_vs_memory_floor"] == pytest.approx(r["median_s"] / floor["median_s"])
+    assert doc["targets"] == {}  # no batch 16 at 750x500 in this run
+
+
+def test_plot_is_a_png(tiny_run):
+    _, _, plot_path = tiny_run
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_targets_worked_by_hand():
+    def row(variant, median):
+        return {"variant": variant, "batch": 16, "height": 750, "width": 500,
+                "median_s": median}
+
+    results = [row("tf1_session", 1.0), row("tf2_function", 1.05), row("tf2_fast", 0.1),
+               row("memory_floor", 0.02)]
+    targets = bench._targets(results)
+    assert targets["tf2_function_over_tf1_session"]["value"] == pytest.approx(1.05)
+    assert targets["tf1_session_over_tf2_fast"]["value"] == pytest.approx(10.0)
+    assert targets["tf2_fast_over_memory_floor"]["value"] == pytest.approx(5.0)
+    assert all(t["met"] for t in targets.values())
+    targets = bench._targets([row("tf1_session", 1.0), row("tf2_function", 1.2),
+                              row("tf2_fast", 0.2), row("memory_floor", 0.02)])
+    assert not any(t["met"] for t in targets.values())
+
+
+def test_tf1_runner_feeds_the_image_and_matches_run_session():
+    from legacy_tf1.graph import run_session
+
+    images = bench.make_images(2, 9, 7, seed=3)
+    kernels = bench.make_kernels(seed=3)
+    runner = bench.make_runner("tf1_session", images, kernels)
+    try:
+        # The same graph run once by run_session: bit-identical.
+        expected = run_session(images, weights=kernels)["output"]
+        np.testing.assert_array_equal(expected, runner(images))
+        # The fed batch, not the variable's initial value, is what is computed.
+        other = bench.make_images(2, 9, 7, seed=4)
+        np.testing.assert_array_equal(run_session(other, weights=kernels)["output"],
+                                      runner(other))
+    finally:
+        runner.close()
+
+
+def test_memory_floor_copies_into_an_output_sized_buffer():
+    images = bench.make_images(1, 5, 3, seed=0)
+    out = bench.make_runner("memory_floor", images, {})(images)
+    assert out.shape == (1, 6, 4, 3)  # the output's (N, 2*ceil(H/2), 2*ceil(W/2), 3)
+    np.testing.assert_array_equal(images.reshape(-1), out.reshape(-1)[:images.size])
+    assert not out.reshape(-1)[images.size:].any()
+
+
+def test_a_mismatch_aborts_before_timing_with_exit_1(monkeypatch, tmp_path, capsys):
+    real = bench._Tf2.__call__
+
+    def off_by_one(self, images):
+        return real(self, images) + 1
+
+    monkeypatch.setattr(bench._Tf2, "__call__", off_by_one)
+    json_path = tmp_path / "b.json"
+    assert bench.main([*TINY, "--no-rss", "--variants", "tf2_fast", "--json",
+                       str(json_path)]) == 1
+    err = capsys.readouterr().err
+    assert "bench: error: tf2_fast output differs from tf1_session at 1x9x7" in err
+    assert not json_path.exists()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--sizes", "0x5"], "argument --sizes: expected HxW with H, W >= 1, got '0x5'"),
+    (["--batches", "1,x"], "argument --batches: expected batches such as 1,4,16"),
+    (["--variants", "tf3"], "argument --variants: unknown variants ['tf3']"),
+    (["--repeats", "0"], "argument --repeats: expected an int >= 1, got '0'"),
+])
+def test_usage_errors_exit_2_with_one_line(argv, match, capsys):
+    assert bench.main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and len(err.strip().splitlines()) == 1
+
+
+def test_peak_memory_comes_from_fresh_processes(tmp_path):
+    json_path = tmp_path / "b.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--sizes", "5x3", "--batches", "1", "--large", "none",
+         "--repeats", "1", "--warmup", "1", "--variants", "tf2_fast,memory_floor",
+         "--json", str(json_path)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    rss = {r["variant"]: r["peak_rss_mb"] for r in json.loads(json_path.read_text())["results"]}
+    assert set(rss) == {"tf1_session", "tf2_fast", "memory_floor"}
+    # The floor's process never imports TensorFlow: were the peaks inherited
+    # from one process, they would all be equal.
+    assert 0 < rss["memory_floor"] < 200 < rss["tf2_fast"]
+    assert rss["tf1_session"] > 200
