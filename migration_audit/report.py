@@ -149,15 +149,20 @@ def _output_title(name, output):
 def write_report_png(path, result):
     """Draws the audit's picture and writes it as a PNG, atomically.
 
-    Top row: the input image, the TF1 output and the TF2 (`tf.function`)
-    output, outputs rescaled to their own min..max so a person can see them
-    (the original's raw floats are mostly clipped white by `imshow`). Bottom
+    Top row: the input image, then the TF1 and the TF2 (`tf.function`)
+    outputs as the original showed them (raw floats passed to `imshow`,
+    which clips them to [0, 1], mostly saturated). Middle row: the two
+    outputs rescaled to their own min..max so a person can see them. Bottom
     row: |TF2 - TF1|, |XLA - TF1| and |float64 reference - TF1| (or |fast -
     TF1| without the reference), each the max over RGB, with its colour bar
     (or the two shapes, where they differ).
     """
+    import logging
+
     import matplotlib.pyplot as plt
 
+    # imshow warns when it clips float RGB; the clipping is the original's picture.
+    logging.getLogger("matplotlib.image").setLevel(logging.ERROR)
     tf1 = result.witnesses["tf1_session"]["output"][0]
     tf2 = result.witnesses["tf2_function"]["output"][0]
     xla = result.witnesses["tf2_xla"]["output"][0]
@@ -169,18 +174,24 @@ def write_report_png(path, result):
     height, width = tf1.shape[:2]
     panel = 3.2
     aspect = height / width
-    fig, axes = plt.subplots(2, 3, figsize=(3 * panel + 1.5, 2 * panel * min(max(aspect, 0.4), 2.5)
+    fig, axes = plt.subplots(3, 3, figsize=(3 * panel + 1.5, 3 * panel * min(max(aspect, 0.4), 2.5)
                                             + 1.2))
     image = np.clip(result.images[0] / 255.0, 0.0, 1.0)
-    shown = [(image, f"input {result.images.shape[1]}x{result.images.shape[2]}"),
-             (normalize_for_display(tf1), _output_title("tf1_session", tf1)),
-             (normalize_for_display(tf2), _output_title("tf2_function", tf2))]
-    for ax, (picture, title) in zip(axes[0], shown):
+    shown = [(axes[0][0], image, f"input {result.images.shape[1]}x{result.images.shape[2]}"),
+             (axes[0][1], tf1, "tf1_session output[0]\nas the original showed it"),
+             (axes[0][2], tf2, "tf2_function output[0]\nas the original showed it"),
+             (axes[1][1], normalize_for_display(tf1), _output_title("tf1_session", tf1)),
+             (axes[1][2], normalize_for_display(tf2), _output_title("tf2_function", tf2))]
+    for ax, picture, title in shown:
         ax.imshow(picture, interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    _heat_map(fig, axes[1][0], tf2, tf1, "|tf2_function - tf1_session|")
-    _heat_map(fig, axes[1][1], xla, tf1, "|tf2_xla - tf1_session|")
-    _heat_map(fig, axes[1][2], *third)
+    axes[1][0].axis("off")
+    axes[1][0].text(0.5, 0.5, "raw float output:\nimshow clips to [0, 1]\n\nbelow it: rescaled\n"
+                    "to its own min..max", ha="center", va="center", fontsize=9,
+                    transform=axes[1][0].transAxes)
+    _heat_map(fig, axes[2][0], tf2, tf1, "|tf2_function - tf1_session|")
+    _heat_map(fig, axes[2][1], xla, tf1, "|tf2_xla - tf1_session|")
+    _heat_map(fig, axes[2][2], *third)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
