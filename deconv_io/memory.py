@@ -1,13 +1,34 @@
-"""How much memory the system has and can give: one reader for every command line.
+"""Memory: how much the system can give, and buffers TensorFlow can share.
 
 Both ports refuse, before any work, a run that would not fit (the TF1 port
 does not tile; the TF2 port tiles), and the benchmark records the machine's
-memory; all read it here. No TensorFlow.
+memory; all read it here. `aligned_empty` makes arrays that TensorFlow can
+use without a copy (`tf2.demo.as_tensor`). No TensorFlow here.
 """
 
 import os
 
-__all__ = ["available_memory", "total_memory"]
+import numpy as np
+
+__all__ = ["ALIGNMENT", "aligned_empty", "available_memory", "total_memory"]
+
+#: TF's CPU kernels require buffers aligned to 64 bytes (EIGEN_MAX_ALIGN_BYTES);
+#: TensorFlow copies (or, given a misaligned buffer through DLPack, aborts).
+ALIGNMENT = 64
+
+
+def aligned_empty(shape, dtype=np.float32):
+    """An uninitialised C-contiguous array whose data is 64-byte aligned.
+
+    Example:
+    >>> aligned_empty((2, 3)).ctypes.data % ALIGNMENT
+    0
+    """
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def _meminfo(key):

@@ -434,17 +434,20 @@ def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
 
     from tqdm import tqdm
 
+    from tf2.demo import aligned_empty, as_numpy, as_tensor
+
     disable = None if progress is None else not progress
     for t in tqdm(tiles, unit="tile", file=sys.stderr, disable=disable, leave=False):
         (r0, r1), (c0, c1) = t.in_rows, t.in_cols
-        crop = np.ascontiguousarray(images[:, r0:r1, c0:c1], dtype=np.float32)
-        if path == "fast":
-            result = demo.output(crop)
-        else:
-            result = demo.stages(crop)["output"]
+        # An aligned crop is handed to TensorFlow without a copy, and the
+        # tile's output is read through a view: one copy in, one out.
+        crop = aligned_empty((n, r1 - r0, c1 - c0, 3), np.float32)
+        crop[...] = images[:, r0:r1, c0:c1]
+        tensor = as_tensor(crop)
+        result = demo.output(tensor) if path == "fast" else demo.stages(tensor)["output"]
         (y0, y1), (x0, x1) = t.out_rows, t.out_cols
-        out[:, y0:y1, x0:x1] = result.numpy()[:, y0 - r0:y1 - r0, x0 - c0:x1 - c0]
-        del result, crop
+        out[:, y0:y1, x0:x1] = as_numpy(result)[:, y0 - r0:y1 - r0, x0 - c0:x1 - c0]
+        del result, tensor, crop
     return out
 
 

@@ -1,0 +1,93 @@
+"""The fast inference paths the benchmark times: tf2.demo.demo_output_xla and
+the zero-copy NumPy <-> TensorFlow helpers.
+
+Tolerances: demo_output_xla sums the same float32 products as TF's conv ops
+in another grouping (XLA), so against the float64 reference it is held to
+the project's 1e-5 of max |reference|, and against demo_output to 1e-6 of
+max |output| (observed up to 3e-7). With small-integer images and kernels
+every sum is exact, so there it must equal demo_output bit for bit: any
+indexing error of the parity split shows as a whole-number difference.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deconv_io.memory import ALIGNMENT, aligned_empty
+from tests import reference
+from tf2.demo import DeconvDemo, as_numpy, as_tensor, demo_output, demo_output_xla
+from tf2.kernels import bilinear_kernel
+
+RTOL_REF = 1e-5  # float32 vs float64 (module docstring)
+RTOL_REGROUP = 1e-6  # XLA vs oneDNN grouping of float32 sums (module docstring)
+
+# Each shape is one XLA compile (about a second): odd sides, 1xN, Nx1, batch > 1.
+SHAPES = [(2, 33, 17, 3), (1, 1, 6, 3), (1, 6, 1, 3)]
+
+
+def _integer_kernels(read, seed=0):
+    rng = np.random.default_rng(seed)
+    conv = rng.integers(-2, 3, (3, 3, 3, 64)).astype(np.float32)
+    deconv = np.zeros((3, 3, 3, 64), np.float32)
+    deconv[..., read] = rng.integers(-2, 3, (3, 3, 3, len(read)))
+    return conv, deconv
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_xla_fast_path_matches_float64_reference(shape):
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, shape).astype(np.float32)
+    conv = rng.uniform(-0.3, 0.3, (3, 3, 3, 64)).astype(np.float32)
+    deconv = np.asarray(bilinear_kernel(3, 3, mode="fcn", in_channels=64))
+    expected = reference.demo_stages(images, conv, deconv)["output"]
+    actual = demo_output_xla(images, conv, deconv).numpy()
+    np.testing.assert_allclose(expected, actual, rtol=0, atol=RTOL_REF * np.abs(expected).max())
+    fast = demo_output(images, conv, deconv).numpy()
+    np.testing.assert_allclose(fast, actual, rtol=0, atol=RTOL_REGROUP * np.abs(fast).max())
+
+
+@pytest.mark.parametrize("shape, read", [
+    ((1, 7, 5, 3), [0, 1, 2]), ((2, 9, 12, 3), [3, 40, 63, 7, 9]), ((1, 1, 1, 3), [5])])
+def test_xla_fast_path_is_exact_in_integer_arithmetic(shape, read):
+    conv, deconv = _integer_kernels(read)
+    images = np.random.default_rng(2).integers(0, 16, shape).astype(np.float32)
+    np.testing.assert_array_equal(demo_output(images, conv, deconv).numpy(),
+                                  demo_output_xla(images, conv, deconv).numpy())
+
+
+def test_xla_fast_path_on_the_module_follows_kernel_values():
+    demo = DeconvDemo(seed=3)
+    images = np.random.default_rng(3).uniform(0, 255, (1, 9, 7, 3)).astype(np.float32)
+    before = demo.output_xla(images).numpy()
+    demo.set_kernels(deconv_kernel=np.zeros((3, 3, 3, 64), np.float32))
+    np.testing.assert_array_equal(np.zeros_like(before), demo.output_xla(images).numpy())
+
+
+def test_aligned_empty_is_aligned_and_contiguous():
+    for shape in [(1,), (3, 5), (2, 7, 5, 3)]:
+        array = aligned_empty(shape)
+        assert array.ctypes.data % ALIGNMENT == 0 and array.flags.c_contiguous
+        assert array.shape == shape and array.dtype == np.float32
+
+
+def test_as_tensor_shares_an_aligned_array_and_copies_others():
+    aligned = aligned_empty((1, 4, 4, 3))
+    aligned[...] = 1.0
+    shared = as_tensor(aligned)
+    aligned[...] = 2.0  # seen through the tensor: no copy was made
+    assert float(tf.reduce_max(shared)) == 2.0
+    misaligned = np.ones(4 * 4 * 3 + 1, np.float32)[1:].reshape(1, 4, 4, 3)
+    assert misaligned.ctypes.data % ALIGNMENT != 0
+    copied = as_tensor(misaligned)
+    misaligned[...] = 5.0
+    assert float(tf.reduce_max(copied)) == 1.0
+    # A non-float32 or non-contiguous input is converted as before.
+    assert as_tensor(np.ones((2, 2), np.int64)).dtype == tf.int64
+    assert as_tensor(aligned[:, ::2]).shape == (1, 2, 4, 3)
+
+
+def test_as_numpy_is_a_read_only_view_equal_to_numpy():
+    tensor = tf.reshape(tf.range(12.0), [3, 4])
+    view = as_numpy(tensor)
+    np.testing.assert_array_equal(tensor.numpy(), view)
+    assert not view.flags.writeable
