@@ -56,10 +56,72 @@ def add_common_arguments(parser):
                         help="show TensorFlow's own log messages")
 
 
+_VERBOSE = False
+
+
 def quiet_tensorflow(verbose=False):
-    """Sets TensorFlow's log level; call before TensorFlow is imported."""
+    """Sets TensorFlow's log level; call before TensorFlow is imported.
+
+    Without `verbose`, `import_tensorflow` also hides the start-up lines that
+    TensorFlow 2.21 prints whatever `TF_CPP_MIN_LOG_LEVEL` says.
+    """
+    global _VERBOSE
+    _VERBOSE = bool(verbose)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else os.environ.get(
         "TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def import_tensorflow():
+    """Imports TensorFlow for a command line, hiding its start-up noise.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA stub, absl, a failed
+    `cuInit` without a GPU driver) are written to file descriptor 2 during
+    the import and device set-up, and ignore `TF_CPP_MIN_LOG_LEVEL`.
+    Unless `quiet_tensorflow(verbose=True)` was called, descriptor 2 points
+    at /dev/null for the import only; an import error still raises, after
+    stderr is restored. Libraries never call this: only `main` functions.
+
+    Returns:
+        The `tensorflow` module.
+    """
+    if _VERBOSE or "tensorflow" in sys.modules:
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 to protect
+        import tensorflow
+
+        return tensorflow
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        # Listing the devices initialises them now, while muted: on a machine
+        # without a GPU driver, TensorFlow reports its failed `cuInit` here.
+        tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
+
+
+def parse_and_run(parser, argv, run, prog):
+    """Parses `argv` and runs `run(args)` under `run_main`.
+
+    The body of every command line's `main(argv=None) -> int`: `--help`
+    returns 0 and a usage error 2 (already printed as one line) instead of
+    raising `SystemExit`, so `main` is testable in-process.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed.
+        return e.code if isinstance(e.code, int) else 2
+    return run_main(lambda: run(args), prog)
 
 
 def check_output_path(path, flag):

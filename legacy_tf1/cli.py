@@ -14,7 +14,7 @@ than being killed by the system for lack of memory.
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
-    quiet_tensorflow, run_main
+    import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 from deconv_io.memory import available_memory
 
@@ -97,6 +97,7 @@ def _run(args):
     print(image.shape)  # The original's `print(images.shape)`.
 
     # TensorFlow is imported only now, after every input has been checked.
+    import_tensorflow()
     from legacy_tf1.graph import run_session
 
     results = run_session(image, seed=args.seed, weights=weights, verbose=args.verbose)
@@ -125,9 +126,4 @@ def main(argv=None):
     usage: legacy_tf1 ...
     0
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed.
-        return e.code if isinstance(e.code, int) else 2
-    return run_main(lambda: _run(args), PROG)
+    return parse_and_run(build_parser(), argv, _run, PROG)

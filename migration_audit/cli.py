@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 from deconv_io import default_image_path, load_image, load_weights
-from deconv_io.cli import ArgumentParser, check_output_path, positive_int, quiet_tensorflow, \
-    run_main
+from deconv_io.cli import ArgumentParser, check_output_path, import_tensorflow, parse_and_run, \
+    positive_int, quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "PROG", "build_convert_parser", "build_parser",
@@ -153,6 +153,7 @@ def _run(args):
     from deconv_io.display import choose_backend
 
     choose_backend(False)  # never a window: the report is a file
+    import_tensorflow()
     from migration_audit.audit import run_audit
     from migration_audit.report import format_table, report_dict, write_report_json, \
         write_report_png
@@ -175,6 +176,7 @@ def _run(args):
 def _convert(args):
     quiet_tensorflow(args.verbose)
     check_output_path(Path(f"{args.dst}.index"), "DST")
+    import_tensorflow()
     from migration_audit.checkpoints import IMAGE_VARIABLE, TF1_NAMES, convert_tf1_to_tf2
 
     found = convert_tf1_to_tf2(args.src, args.dst)
@@ -185,13 +187,6 @@ def _convert(args):
                if name == IMAGE_VARIABLE else "not a variable of the TF2 module")
         print(f"ignored: '{name}' {list(shape)} {dtype}, present in SRC ({why})")
     return 0
-
-
-def _parse(parser, argv):
-    try:
-        return parser.parse_args(argv), None
-    except SystemExit as e:  # --help, or a usage error already printed.
-        return None, (e.code if isinstance(e.code, int) else 2)
 
 
 def main(argv=None):
@@ -212,7 +207,5 @@ def main(argv=None):
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == CONVERT:
-        args, status = _parse(build_convert_parser(), argv[1:])
-        return status if args is None else run_main(lambda: _convert(args), PROG)
-    args, status = _parse(build_parser(), argv)
-    return status if args is None else run_main(lambda: _run(args), PROG)
+        return parse_and_run(build_convert_parser(), argv[1:], _convert, PROG)
+    return parse_and_run(build_parser(), argv, _run, PROG)

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +21,8 @@ from legacy_tf1.graph import run_session
 from migration_audit import audit, cli, compare, report
 from migration_audit.cli import main
 from tests import reference
+from tests.conftest import PNG_MAGIC, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STAGES = ("conv1", "pool", "output")
 TF2 = ("tf2_eager", "tf2_function", "tf2_xla")
 
@@ -38,14 +36,6 @@ def _expected_rows(with_reference=True):
         if with_reference:
             rows += [(stage, f"{name} vs float64_reference") for name in ["tf1_session"] + tested]
     return rows + [("display", "tf2_function output[0] vs tf1_session display")]
-
-
-@pytest.fixture
-def image_path(tmp_path):
-    pixels = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
-    path = tmp_path / "in.png"
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 def _table(out):

@@ -30,7 +30,7 @@ from pathlib import Path
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
-    quiet_tensorflow, run_main
+    import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -91,7 +91,7 @@ def build_parser():
 
 def _make_demo(seed, weights):
     """Imports TensorFlow (only now) and builds the module."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     from tf2.demo import DeconvDemo
 
@@ -219,9 +219,4 @@ def main(argv=None):
     usage: tf2 ...
     0
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed.
-        return e.code if isinstance(e.code, int) else 2
-    return run_main(lambda: _run(args), PROG)
+    return parse_and_run(build_parser(), argv, _run, PROG)
