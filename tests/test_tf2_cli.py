@@ -25,14 +25,17 @@ from tf2.demo import DeconvDemo
 
 RTOL_REF = 1e-5  # float32 vs float64 reference, relative to max |reference|
 
+
 def _write_image(path, shape=(7, 5, 3), seed=0):
     pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
     Image.fromarray(pixels).save(path)
     return path
 
+
 def _load(path):
     with np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
+
 
 def _assert_dump_is_the_demo_on(arrays, image):
     """The dump holds the fed image and what the demo computes from it."""
@@ -49,9 +52,11 @@ def _assert_dump_is_the_demo_on(arrays, image):
         np.testing.assert_allclose(expected[name], arrays[name], rtol=0,
                                    atol=RTOL_REF * np.abs(expected[name]).max())
 
+
 @pytest.fixture
 def image_path(tmp_path):
     return _write_image(tmp_path / "in.png")
+
 
 # --- one image ----------------------------------------------------------------
 
@@ -67,6 +72,7 @@ def test_dump_and_picture(image_path, tmp_path, capsys):
     with Image.open(picture) as im:
         assert im.format == "PNG"
 
+
 def test_jpeg_dump_image_is_pillows_decode(tmp_path):
     # The CLI feeds Pillow's decode (as the original and legacy_tf1), not
     # tf.io.decode_jpeg's default DCT, which differs by up to 10 levels.
@@ -79,6 +85,7 @@ def test_jpeg_dump_image_is_pillows_decode(tmp_path):
         pillow = np.asarray(im.convert("RGB"), dtype=np.float32)
     np.testing.assert_array_equal(pillow[None], _load(dump)["image"])
 
+
 def test_seed_reproduces_the_conv_kernel(image_path, tmp_path):
     dumps = [tmp_path / f"{i}.npz" for i in range(3)]
     for dump, seed in zip(dumps, ["3", "3", "4"]):
@@ -86,6 +93,7 @@ def test_seed_reproduces_the_conv_kernel(image_path, tmp_path):
     first, again, other = (_load(d)["conv_kernel"] for d in dumps)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
 
 def test_weights_are_used(image_path, tmp_path):
     rng = np.random.default_rng(1)
@@ -100,6 +108,7 @@ def test_weights_are_used(image_path, tmp_path):
         np.testing.assert_array_equal(value, arrays[name])
     _assert_dump_is_the_demo_on(arrays, load_image(image_path)[None])
 
+
 def test_normalize_draws_a_different_picture(tmp_path):
     # Bright pixels push the raw output far above 1, where imshow clips to
     # white (the original's saturated picture); --normalize rescales first.
@@ -111,12 +120,14 @@ def test_normalize_draws_a_different_picture(tmp_path):
         assert a.size == b.size
         assert not np.array_equal(np.asarray(a), np.asarray(b))
 
+
 def test_help_lists_every_flag(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
     for flag in ("--seed", "--weights", "--dump", "--save", "--show", "--no-show", "--output-dir",
                  "--skip-existing", "--normalize", "--max-pixels", "--verbose"):
         assert flag in text
+
 
 # --- batches ------------------------------------------------------------------
 
@@ -128,6 +139,7 @@ def folder(tmp_path):
     _write_image(folder / "b.jpg", (33, 17, 3), seed=2)
     (folder / "notes.txt").write_text("not an image, not listed")
     return folder
+
 
 def test_folder_with_a_bad_file_writes_the_good_ones_and_exits_1(folder, tmp_path, capsys):
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
@@ -143,6 +155,7 @@ def test_folder_with_a_bad_file_writes_the_good_ones_and_exits_1(folder, tmp_pat
     _assert_dump_is_the_demo_on(b, load_image(folder / "b.jpg")[None])
     np.testing.assert_array_equal(a["conv_kernel"], b["conv_kernel"])
 
+
 def test_batch_matches_single_image_dump_bit_for_bit(folder, tmp_path):
     single, out = tmp_path / "single.npz", tmp_path / "out"
     assert main([str(folder / "b.jpg"), "--seed", "5", "--no-show", "--dump", str(single)]) == 0
@@ -151,6 +164,7 @@ def test_batch_matches_single_image_dump_bit_for_bit(folder, tmp_path):
     expected, actual = _load(single), _load(out / "b.npz")
     for name in DUMP_NAMES:
         np.testing.assert_array_equal(expected[name], actual[name])
+
 
 def test_skip_existing_leaves_existing_dumps_alone(folder, tmp_path, capsys):
     out = tmp_path / "out"
@@ -163,10 +177,12 @@ def test_skip_existing_leaves_existing_dumps_alone(folder, tmp_path, capsys):
     assert main([str(folder), "--output-dir", str(out)]) == 0  # without: rewritten
     assert list(_load(out / "a.npz")) == list(DUMP_NAMES)
 
+
 def test_one_image_with_output_dir_is_a_batch_of_one(image_path, tmp_path):
     out = tmp_path / "new"  # created: its parent exists
     assert main([str(image_path), "--output-dir", str(out)]) == 0
     assert [p.name for p in out.iterdir()] == ["in.npz"]
+
 
 def test_run_batch_counts_and_reports(folder, tmp_path, capsys):
     (folder / "empty.gif").write_bytes(b"")
@@ -179,6 +195,7 @@ def test_run_batch_counts_and_reports(folder, tmp_path, capsys):
     assert result.exit_status == 1
     assert capsys.readouterr().err == (
         f"tf2: skipped {folder / 'empty.gif'}: Image file is empty: {folder / 'empty.gif'}\n")
+
 
 # --- bad input: exit 2, one line, nothing written ---------------------------
 
@@ -225,6 +242,7 @@ def _bad_cases(tmp_path, image_path):
         "unknown flag": ([img, "--bogus"], "unrecognized arguments: --bogus"),
     }
 
+
 @pytest.mark.parametrize("case", [
     "missing image", "corrupt image", "bad weights", "dump is a folder", "save folder missing",
     "same dump and save", "too many pixels", "max pixels zero",
@@ -246,6 +264,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, image_path, tm
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert keep.read_bytes() == b"keep"
 
+
 # --- python -m tf2 ------------------------------------------------------------
 
 def test_python_m_saves_the_packaged_picture(tmp_path, subprocess_env):
@@ -261,6 +280,7 @@ def test_python_m_saves_the_packaged_picture(tmp_path, subprocess_env):
         assert im.format == "PNG"
         im.verify()
 
+
 def test_python_m_bad_input_one_line_no_traceback(tmp_path, subprocess_env):
     # TensorFlow is never imported for a bad input, so not even its start-up
     # log lines appear.
@@ -270,10 +290,12 @@ def test_python_m_bad_input_one_line_no_traceback(tmp_path, subprocess_env):
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"tf2: error: Image not found: {tmp_path / 'none.jpg'}"]
 
+
 def test_docstring_examples():
     for module in (tf2, demo, export, batch, cli):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted >= 1, module.__name__
+
 
 def test_package_exports_resolve():
     assert tf2.__all__ == sorted(tf2.__all__)
@@ -281,6 +303,7 @@ def test_package_exports_resolve():
         assert getattr(tf2, name) is not None
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         tf2.nope  # noqa: B018
+
 
 def test_run_batch_progress_bar_goes_to_stderr(folder, tmp_path, capsys):
     out = tmp_path / "out"
