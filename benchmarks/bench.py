@@ -408,7 +408,11 @@ def _vm_hwm_mb():
 
 def _child_rss(spec, seed):
     """Internal: build one variant at one size, run it twice, print peak RSS."""
+    from deconv_io.cli import import_tensorflow
+
     variant, n, h, w = spec.split(":")
+    if variant != "memory_floor":
+        import_tensorflow()
     images = make_images(int(n), int(h), int(w), seed)
     kernels = make_kernels(seed) if variant != "memory_floor" else {}
     runner = make_runner(variant, images, kernels, seed)
@@ -542,7 +546,9 @@ def run_benchmark(args, log=print):
         # loaded here would all report this process's size.
         log(f"{PROG}: peak memory of {len(jobs)} runs, one fresh subprocess each ...")
         rss = _measure_rss(jobs, args.seed, log)
-    import tensorflow as tf  # noqa: F401  (loaded once, before any timing)
+    from deconv_io.cli import import_tensorflow
+
+    import_tensorflow()  # once, before any timing; its start-up lines muted
 
     machine = machine_info()
     log(f"{PROG}: {machine['cpu_model']}, {machine['cpu_count']} CPUs, "
@@ -700,16 +706,15 @@ def main(argv=None):
         0 on success, 1 when a variant's output differs from `tf1_session`'s,
         2 for a usage error.
     """
-    from deconv_io.cli import run_main
+    from deconv_io.cli import parse_and_run
 
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already printed.
-        return e.code if isinstance(e.code, int) else 2
-    args.argv = argv
-    return run_main(lambda: _run(args), PROG)
+
+    def run(args):
+        args.argv = argv
+        return _run(args)
+
+    return parse_and_run(build_parser(), argv, run, PROG)
 
 
 if __name__ == "__main__":
