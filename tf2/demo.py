@@ -319,12 +319,15 @@ def _kernel_value(name, value):
 class DeconvDemo(tf.Module):
     """The original demo's two kernels and its pipeline, in TF2.
 
-    `conv_kernel` `[3, 3, 3, 64]` is drawn Glorot (Xavier) uniform, the
-    original's `tf.contrib.layers.xavier_initializer()`, in `__init__` (so
-    `tf.random.set_seed` and `DeterministicRandomTestTool` govern the draw as
-    they govern TF1's `get_variable`); `deconv_kernel` `[3, 3, 3, 64]` is the
-    original's bilinear filter, `bilinear_kernel(3, 3, mode="fcn",
-    in_channels=64)` (its asymmetric `[0.25, 0.75, 0.75]` taps kept).
+    `conv_kernel` `[3, 3, 3, 64]` is drawn Glorot (Xavier) uniform in
+    `__init__`, as the original's `tf.contrib.layers.xavier_initializer()`.
+    The global seed (`tf.random.set_seed`) and `DeterministicRandomTestTool`
+    govern that draw. Under the tool it equals TF1's `get_variable` draw bit
+    for bit; a global seed N does not give TF1's `set_random_seed(N)` draw,
+    as graph and eager mode derive op seeds differently (MIGRATION.md,
+    pitfall 5). `deconv_kernel` `[3, 3, 3, 64]` is the original's bilinear
+    filter, `bilinear_kernel(3, 3, mode="fcn", in_channels=64)`, its
+    asymmetric `[0.25, 0.75, 0.75]` taps kept.
 
     The image is an input, not a variable: the original's `tf.Variable`
     image (trainable, in every checkpoint) was a quirk, fixed here.
