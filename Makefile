@@ -29,6 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 bench-quick: $(STAMP)
+	mkdir -p $(OUT)
 	$(PY) benchmarks/bench.py --quick --json $(OUT)/bench-quick.json
 
 bench: $(STAMP)
