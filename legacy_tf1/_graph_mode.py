@@ -4,9 +4,9 @@
 def require_graph_mode(tf, caller):
     """Raises unless TensorFlow is building a graph (TF1 semantics).
 
-    The port never calls `disable_eager_execution()` (it would break every
-    eager caller in the same process); instead each TF1 entry point must be
-    called inside an explicit `with tf.Graph().as_default():` scope.
+    The port never switches eager execution off for the whole process (that
+    would break every eager caller in it); instead each TF1 entry point must
+    be called inside an explicit `with tf.Graph().as_default():` scope.
 
     Args:
         tf: the imported `tensorflow` module.

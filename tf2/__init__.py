@@ -1,6 +1,6 @@
 """Idiomatic TensorFlow 2 successor of the bilinear transposed-convolution demo.
 
-Eager and `tf.function` code, no `tf.compat.v1`: the bilinear kernel and its
+Eager and `tf.function` code, no TF1 compatibility API: the bilinear kernel and its
 Keras 3 initializer and layer, the demo as a `tf.Module` (`DeconvDemo`),
 SavedModel export, and `python -m tf2` for one image, several, or a folder.
 
