@@ -19,7 +19,7 @@ import tensorflow as tf
 import tf2.demo
 from deconv_io import InputError, default_image_path, load_image
 from tests import reference
-from tf2.demo import DeconvDemo, demo_output, demo_stages, read_channels
+from tf2.demo import DeconvDemo, demo_output, demo_stages, per_channel_sources, read_channels
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
 RTOL_REF = 1e-5  # float32 vs float64 reference, relative to max |reference| (module docstring)
@@ -272,6 +272,45 @@ def test_fast_output_follows_the_current_kernel_values():
     demo.set_kernels(deconv_kernel=bilinear_kernel(3, 3, mode="fcn", in_channels=64))
     _assert_fast_matches_full(demo, images)
     assert demo.output.experimental_get_tracing_count() == 1
+
+
+def _per_channel_kernel(sources, seed=5):
+    """A deconv kernel where output o reads only channel sources[o] (None: nothing)."""
+    kernel = np.zeros((3, 3, 3, 64), np.float32)
+    rng = np.random.default_rng(seed)
+    for out, channel in enumerate(sources):
+        if channel is not None:
+            kernel[:, :, out, channel] = rng.standard_normal((3, 3))
+    return kernel
+
+
+@pytest.mark.parametrize("kernel,expected", [
+    (bilinear_kernel(3, 3, mode="fcn", in_channels=64), (True, [0, 1, 2])),
+    (_per_channel_kernel([40, 5, 5]), (True, [40, 5, 5])),
+    (_per_channel_kernel([None, 63, None]), (True, [0, 63, 0])),
+    (np.zeros((3, 3, 3, 64), np.float32), (True, [0, 0, 0])),
+    (_scattered_kernel([2, 17]), (False, None)),  # every output reads both
+])
+def test_per_channel_sources_worked_by_hand(kernel, expected):
+    ok, sources = per_channel_sources(tf.constant(kernel))
+    assert bool(ok) is expected[0]
+    if expected[0]:
+        assert sources.numpy().tolist() == expected[1]
+
+
+@pytest.mark.parametrize("sources", [[0, 1, 2], [40, 5, 5], [None, 63, 7]])
+@pytest.mark.parametrize("shape", [(1, 7, 5, 3), (2, 33, 17, 3), (1, 1, 1, 3), (1, 2, 9, 3)])
+def test_per_channel_form_matches_float64_reference(sources, shape):
+    # The depthwise transposed conv is a different op from conv2d_transpose:
+    # held to the project's float32-vs-float64 tolerance, 1e-5 of max |ref|.
+    images = _images(shape)
+    conv = np.random.default_rng(6).uniform(-0.3, 0.3, (3, 3, 3, 64)).astype(np.float32)
+    kernel = _per_channel_kernel(sources)
+    expected = reference.demo_stages(images, conv, kernel)["output"]
+    actual = demo_output(images, conv, kernel).numpy()
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(expected, actual, rtol=0,
+                               atol=1e-5 * max(np.abs(expected).max(), 1e-30))
 
 
 @pytest.mark.parametrize("channels,expected", [

@@ -27,7 +27,8 @@ from deconv_io.weights import KERNEL_SHAPE, validate_kernel
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
 __all__ = ["DeconvDemo", "IMAGES_SPEC", "STAGES", "aligned_empty", "as_numpy", "as_tensor",
-           "demo_output", "demo_output_xla", "demo_stages", "read_channels"]
+           "demo_output", "demo_output_xla", "demo_stages", "per_channel_sources",
+           "read_channels"]
 
 #: Stage names, in pipeline order (the keys of `demo_stages`).
 STAGES = ("conv1", "pool", "output")
@@ -97,34 +98,88 @@ def read_channels(deconv_kernel):
     return tf.where(keep)[:, 0]
 
 
+def per_channel_sources(deconv_kernel):
+    """Where each output channel reads from, when each reads at most one channel.
+
+    Args:
+        deconv_kernel: `[k, k, out, in]` tensor.
+
+    Returns:
+        `(is_per_channel, sources)`: a scalar bool, true when every output
+        channel reads at most one input channel (a diagonal kernel, up to a
+        choice of channels: the bilinear one reads channel i for output i),
+        and an `(out,)` int64 tensor of the channel each output reads (0 for
+        an output that reads nothing; its weights are all zero).
+
+    Example:
+    >>> ok, src = per_channel_sources(bilinear_kernel(3, 3, mode="fcn", in_channels=64))
+    >>> bool(ok), src.numpy().tolist()
+    (True, [0, 1, 2])
+    """
+    reads = tf.reduce_any(tf.not_equal(deconv_kernel, 0), axis=[0, 1])  # (out, in)
+    count = tf.reduce_sum(tf.cast(reads, tf.int32), axis=1)
+    return tf.reduce_all(count <= 1), tf.argmax(tf.cast(reads, tf.int32), axis=1)
+
+
+def _per_channel_output(images, conv_kernel, deconv_kernel, sources):
+    """`output` when output channel o reads only conv channel `sources[o]`.
+
+    conv2d and max pool run for those channels only (in output order, a
+    channel read twice is computed twice), then a depthwise transposed conv
+    upsamples pool channel o into output channel o with the kernel
+    `deconv_kernel[:, :, o, sources[o]]`: the gradient of a depthwise conv
+    with respect to its input, which is that transposed conv per channel.
+    """
+    conv1 = tf.nn.conv2d(images, tf.gather(conv_kernel, sources, axis=3), strides=1,
+                         padding="SAME")
+    pool = tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
+    out = tf.shape(deconv_kernel)[2]
+    pairs = tf.stack([tf.range(out, dtype=tf.int64), sources], axis=1)
+    taps = tf.gather_nd(tf.transpose(deconv_kernel, [2, 3, 0, 1]), pairs)  # (out, k, k)
+    depthwise = tf.transpose(taps, [1, 2, 0])[:, :, :, tf.newaxis]  # (k, k, out, 1)
+    shape = tf.shape(pool)
+    return tf.nn.depthwise_conv2d_backprop_input(
+        tf.stack([shape[0], 2 * shape[1], 2 * shape[2], out]), depthwise, pool,
+        strides=[1, 2, 2, 1], padding="SAME")
+
+
+def _read_channels_output(images, conv_kernel, deconv_kernel):
+    """`output` from the conv channels the deconv kernel reads, any kernel."""
+    channels = read_channels(deconv_kernel)
+    conv_kernel = tf.gather(conv_kernel, channels, axis=3)
+    deconv_kernel = tf.gather(deconv_kernel, channels, axis=3)
+    conv1 = tf.nn.conv2d(images, conv_kernel, strides=1, padding="SAME")
+    pool = tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
+    return _upsample(pool, deconv_kernel)
+
+
 def demo_output(images, conv_kernel, deconv_kernel):
     """Computes only the `output` stage, skipping the conv channels never read.
 
     `output` depends on conv channel j only through `deconv_kernel[..., j]`,
     and max pooling is per channel, so conv2d and max pool are run only for
-    the channels `read_channels` selects (the conv kernel's columns and the
-    deconv kernel's input channels gathered alike), then conv2d_transpose
-    with the restricted deconv kernel. The selection is made from the kernel
-    *values*, with TF ops, on every call: assigning new kernels never needs a
-    re-trace, and a dense kernel simply selects every channel (then this is
-    the full computation).
+    the channels the deconv kernel reads. Two forms, chosen from the kernel
+    *values* with TF ops on every call (assigning new kernels never needs a
+    re-trace):
 
-    With the demo's bilinear kernel 3 of 64 channels are read, about 6x less
-    work. A diagonal kernel (out i reads only in-channel c_i) therefore costs
-    O(out), the price of a per-channel (depthwise) transposed conv; a real
-    depthwise op (`tf.nn.depthwise_conv2d_backprop_input`) was measured
-    barely faster and not bit-identical, so the same conv2d_transpose op as
-    the full path is kept.
+    - per channel, when every output channel reads at most one conv channel
+      (the demo's bilinear kernel: output i reads channel i): those channels'
+      conv and pool, then a depthwise transposed conv, O(out) work in all
+      three ops (`per_channel_sources`);
+    - otherwise the read channels (`read_channels`) with the same
+      conv2d_transpose op as the full path; a dense kernel selects every
+      channel, and then this is the full computation, bit for bit.
+
+    With the bilinear kernel 3 of 64 channels are read: about 6x less work.
 
     Exactness (finite inputs): `conv1` and `pool` of the read channels are
-    bit-identical to the full path's (measured: gathering conv kernel columns
-    never changed a bit). The transposed conv sums the same non-zero products;
-    oneDNN may group that sum differently for K input channels than for 64
-    (seen at batch 1 for some sizes, e.g. 750x500), so `output` may differ
-    from `demo_stages(...)["output"]` by float32 rounding of those few terms:
-    at most `2 * n * 2**-24 * sum |w * x|` per pixel, n the number of non-zero
-    terms (tests pin that bound). A dense kernel, and a 1x1 image with a
-    diagonal kernel (one product per pixel), are bit-identical. Non-finite
+    bit-identical to the full path's (gathering conv kernel columns never
+    changed a bit). The transposed conv sums the same non-zero products in
+    another grouping (oneDNN groups K channels differently from 64, and the
+    depthwise op is another kernel), so `output` may differ from
+    `demo_stages(...)["output"]` by float32 rounding of those few terms: at
+    most `2 * n * 2**-24 * sum |w * x|` per pixel, n the number of non-zero
+    terms (tests pin that bound; about 1e-7 relative is seen). Non-finite
     inputs in unread channels (inf * 0 = NaN in the full path) are not
     propagated here.
 
@@ -142,12 +197,14 @@ def demo_output(images, conv_kernel, deconv_kernel):
     ...             bilinear_kernel(3, 3, mode="fcn", in_channels=64)).shape
     TensorShape([2, 6, 8, 3])
     """
-    channels = read_channels(deconv_kernel)
-    conv_kernel = tf.gather(conv_kernel, channels, axis=3)
-    deconv_kernel = tf.gather(deconv_kernel, channels, axis=3)
-    conv1 = tf.nn.conv2d(images, conv_kernel, strides=1, padding="SAME")
-    pool = tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
-    return _upsample(pool, deconv_kernel)
+    images = tf.convert_to_tensor(images, tf.float32)
+    conv_kernel = tf.convert_to_tensor(conv_kernel, tf.float32)
+    deconv_kernel = tf.convert_to_tensor(deconv_kernel, tf.float32)
+    is_per_channel, sources = per_channel_sources(deconv_kernel)
+    return tf.cond(
+        is_per_channel,
+        lambda: _per_channel_output(images, conv_kernel, deconv_kernel, sources),
+        lambda: _read_channels_output(images, conv_kernel, deconv_kernel))
 
 
 # --- the fused XLA fast path --------------------------------------------------
