@@ -157,8 +157,12 @@ def _to_rgb(im, path):
 def _decode(path, max_pixels):
     """Opens, size-checks, decodes and converts; Pillow's errors pass through."""
     with warnings.catch_warnings(), _pillow_guard(max_pixels):
-        # Our own `max_pixels` check replaces Pillow's bomb warning.
+        # Our own `max_pixels` check replaces Pillow's bomb warning, and a
+        # damaged file ends in a decoded image or one InputError: Pillow's
+        # own warnings about it (e.g. "Truncated File Read" for a cut TIFF)
+        # would only add lines to the one a command line prints.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)
         with Image.open(path) as im:  # reads the header only, for most formats
             _check_size(path, im.size, max_pixels)
             im.load()

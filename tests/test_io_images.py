@@ -535,3 +535,15 @@ def test_load_image_reads_from_bytes_of_any_format(tmp_path):
     Image.fromarray(random_rgb(5, 7)).save(buffer, "PNG")
     image = load_image(write(tmp_path, "really_a_png.jpg", buffer.getvalue()))
     np.testing.assert_array_equal(random_rgb(5, 7).astype(np.float32), image)
+
+
+def test_truncated_tiff_raises_without_pillow_warnings(tmp_path, recwarn):
+    # Pillow warns "Truncated File Read" before failing on a cut TIFF; a
+    # command line must print one line, so the loader keeps that warning in.
+    good = tmp_path / "good.tif"
+    Image.fromarray(np.full((64, 64, 3), 100, np.uint8)).save(good, compression="tiff_deflate")
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InputError, match="cut.tif"):
+        load_image(cut)
+    assert [str(w.message) for w in recwarn] == []
