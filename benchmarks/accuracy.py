@@ -1,0 +1,63 @@
+"""Worst relative error per stage of both ports against the float64 reference.
+
+`python benchmarks/accuracy.py` (from the repository root) runs the faithful
+TF1 session with graph seeds 0, 1 and 2 on the packaged 750x500 image and on
+random images of 333x517, 7x5 and 1x1, feeds the same kernels to the TF2
+module (`tf.function` stages and the fast `output` path), and prints, per
+size and stage, max |reference - actual| / max |reference| (the project's
+error measure, tolerance 1e-5), worst over the seeds. The reference is
+`tests/reference.py`, written from the op definitions.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from deconv_io import default_image_path, load_image  # noqa: E402
+from deconv_io.cli import import_tensorflow, quiet_tensorflow  # noqa: E402
+
+STAGES = ("conv1", "pool", "output")
+
+
+def main():
+    quiet_tensorflow()
+    import_tensorflow()
+    from legacy_tf1.graph import run_session
+    from tests import reference
+    from tf2.demo import DeconvDemo
+
+    rng = np.random.default_rng(0)
+    cases = {"750x500 (timg.jpg)": load_image(default_image_path()),
+             "333x517": rng.uniform(0, 255, (333, 517, 3)).astype(np.float32),
+             "7x5": rng.uniform(0, 255, (7, 5, 3)).astype(np.float32),
+             "1x1": rng.uniform(0, 255, (1, 1, 3)).astype(np.float32)}
+    demo = DeconvDemo(seed=0)
+    columns = [f"tf1 {s}" for s in STAGES] + [f"tf2 {s}" for s in STAGES] + ["tf2 fast output"]
+    print(f"{'size':20s}" + "".join(f"{c:>17s}" for c in columns))
+    for name, image in cases.items():
+        worst = dict.fromkeys(columns, 0.0)
+        for seed in (0, 1, 2):
+            tf1 = run_session(image, seed=seed)
+            expected = reference.demo_stages(tf1["image"], tf1["conv_kernel"],
+                                             tf1["deconv_kernel"])
+            demo.set_kernels(tf1["conv_kernel"], tf1["deconv_kernel"])
+            tf2 = {s: t.numpy() for s, t in demo(tf1["image"]).items()}
+            tf2["fast output"] = demo(tf1["image"], stages="output").numpy()
+            for stage in STAGES:
+                pairs = [(f"tf1 {stage}", tf1[stage]), (f"tf2 {stage}", tf2[stage])]
+                if stage == "output":
+                    pairs.append(("tf2 fast output", tf2["fast output"]))
+                for column, actual in pairs:
+                    error = reference.max_relative_error(expected[stage], actual)
+                    worst[column] = max(worst[column], error)
+        print(f"{name:20s}" + "".join(f"{worst[c]:17.2e}" for c in columns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
