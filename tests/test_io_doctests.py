@@ -1,0 +1,40 @@
+"""The `Example:` sections of deconv_io's docstrings run and print what they say."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["deconv_io.atomic", "deconv_io.cli", "deconv_io.display", "deconv_io.images",
+           "deconv_io.lazy", "deconv_io.memory", "deconv_io.weights"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_some_examples_exist():
+    attempted = sum(doctest.testmod(importlib.import_module(name)).attempted for name in MODULES)
+    assert attempted >= 3
+
+
+def test_lazy_exports_load_on_first_use_and_cache():
+    import sys
+    import types
+
+    from deconv_io.lazy import lazy_exports
+
+    package = types.ModuleType("lazy_probe")
+    sys.modules["lazy_probe"] = package
+    try:
+        package.__getattr__, package.__dir__ = lazy_exports("lazy_probe", {"sqrt": "math"})
+        assert "sqrt" not in vars(package)
+        assert package.sqrt(9.0) == 3.0
+        assert "sqrt" in vars(package)  # stored: later look-ups skip __getattr__
+        assert "sqrt" in dir(package)
+        with pytest.raises(AttributeError, match="module 'lazy_probe' has no attribute 'nope'"):
+            package.nope
+    finally:
+        del sys.modules["lazy_probe"]
