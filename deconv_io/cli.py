@@ -33,14 +33,25 @@ def positive_int(text):
     return value
 
 
+def add_weights_argument(parser):
+    """Adds `--weights W.npz`, the kernels file every command line reads."""
+    parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,
+                        help="use these kernels instead of the initializers: an .npz with "
+                             "float32 arrays conv_kernel and deconv_kernel, each [3,3,3,64]")
+
+
+def add_verbose_argument(parser):
+    """Adds `--verbose`, which brings TensorFlow's own log messages back."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages")
+
+
 def add_common_arguments(parser):
     """Adds the flags both ports share (DESIGN.md's command-line contract)."""
     parser.add_argument("--seed", type=int, default=None,
                         help="graph-level seed for the Glorot/Xavier draw of the conv "
                              "kernel; without it each run draws anew, like the original")
-    parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,
-                        help="use these kernels instead of the initializers: an .npz with "
-                             "float32 arrays conv_kernel and deconv_kernel, each [3,3,3,64]")
+    add_weights_argument(parser)
     parser.add_argument("--dump", metavar="OUT.npz", type=Path, default=None,
                         help="write image, conv_kernel, deconv_kernel, conv1, pool and "
                              "output (4-D, batch first) to this .npz")
@@ -52,8 +63,7 @@ def add_common_arguments(parser):
     parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                         help="refuse larger images before decoding them "
                              f"(default {DEFAULT_MAX_PIXELS})")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log messages")
+    add_verbose_argument(parser)
 
 
 _VERBOSE = False
@@ -151,6 +161,31 @@ def check_output_path(path, flag):
     if not os.access(parent, os.W_OK):
         raise InputError(f"{flag} {path}: folder {parent} is not writable")
     return path
+
+
+def check_output_dir(folder, flag):
+    """Fails early unless `folder` is, or can be made as, a writable folder.
+
+    Args:
+        folder: the folder a flag names (created later, after every check).
+        flag: the flag, for the message (e.g. "--output-dir").
+
+    Returns:
+        `folder` as a `pathlib.Path`.
+
+    Raises:
+        InputError: `folder` exists and is not a folder, or the folder it
+            would be made in does not exist or is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {folder}: exists and is not a folder")
+    parent = folder if folder.is_dir() else (folder.parent if str(folder.parent) else Path("."))
+    if not parent.is_dir():
+        raise InputError(f"{flag} {folder}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{flag} {folder}: folder {parent} is not writable")
+    return folder
 
 
 def run_main(body, prog):

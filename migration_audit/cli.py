@@ -21,8 +21,9 @@ import sys
 from pathlib import Path
 
 from deconv_io import default_image_path, load_image, load_weights
-from deconv_io.cli import ArgumentParser, check_output_path, import_tensorflow, parse_and_run, \
-    positive_int, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_verbose_argument, add_weights_argument, \
+    check_output_dir, check_output_path, import_tensorflow, parse_and_run, positive_int, \
+    quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "PROG", "build_convert_parser", "build_parser",
@@ -61,9 +62,7 @@ def build_parser():
                         help="graph-level seed of the TF1 port's Glorot/Xavier draw of the "
                              "conv kernel (both ports then use that kernel); without it "
                              "each run draws anew, like the original")
-    parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,
-                        help="use these kernels instead of the initializers: an .npz with "
-                             "float32 arrays conv_kernel and deconv_kernel, each [3,3,3,64]")
+    add_weights_argument(parser)
     parser.add_argument("--report", metavar="DIR", type=Path, default=None,
                         help="write DIR/report.json (every figure, versions, oneDNN "
                              "setting) and DIR/report.png (input, both outputs, difference "
@@ -72,8 +71,7 @@ def build_parser():
                         help="refuse larger images before decoding them (default "
                              f"{DEFAULT_MAX_PIXELS}: the audit holds every witness's 64-channel "
                              "stages in memory, ~4 KB per pixel)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log messages")
+    add_verbose_argument(parser)
     return parser
 
 
@@ -93,8 +91,7 @@ def build_convert_parser():
                              "a 'checkpoint' file")
     parser.add_argument("dst", metavar="DST",
                         help="the TF2 checkpoint prefix to write (DST.index and DST.data-*)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's own log messages")
+    add_verbose_argument(parser)
     return parser
 
 
@@ -102,14 +99,10 @@ def _check_report_dir(folder):
     """Fails early unless DIR is, or can be made as, a writable folder."""
     if folder is None:
         return None
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--report {folder}: exists and is not a folder")
+    check_output_dir(folder, "--report")
     for name in _REPORT_FILES:
         if (folder / name).is_dir():
             raise InputError(f"--report {folder}: {folder / name} is a directory")
-    # The folder itself, or its parent when it is to be made.
-    target = folder / _REPORT_FILES[0] if folder.is_dir() else folder
-    check_output_path(target, "--report")
     return folder
 
 

@@ -171,3 +171,16 @@ def test_process_exits_2_with_one_line_and_no_traceback(tmp_path, argv, message)
     assert result.stdout == ""
     assert result.stderr == message.format(bad=bad) + "\n"
     assert "Traceback" not in result.stderr
+
+
+def test_check_output_dir_accepts_a_folder_or_one_it_can_make(tmp_path):
+    from deconv_io.cli import check_output_dir
+
+    assert check_output_dir(tmp_path, "--output-dir") == tmp_path
+    assert check_output_dir(tmp_path / "new", "--output-dir") == tmp_path / "new"
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    with pytest.raises(InputError, match=r"^--report .*f: exists and is not a folder$"):
+        check_output_dir(a_file, "--report")
+    with pytest.raises(InputError, match=r"^--output-dir .*y: folder .*x does not exist$"):
+        check_output_dir(tmp_path / "x" / "y", "--output-dir")

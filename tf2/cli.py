@@ -23,14 +23,13 @@ costs one line on stderr and exit status 2, and writes nothing.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
-    import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_dir, \
+    check_output_path, import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -103,17 +102,6 @@ def _make_demo(seed, weights):
     return DeconvDemo()
 
 
-def _check_output_dir(folder):
-    """Fails early unless `folder` is, or can be made as, a writable folder."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--output-dir {folder}: exists and is not a folder")
-    parent = folder if folder.is_dir() else (folder.parent if str(folder.parent) else Path("."))
-    if not parent.is_dir():
-        raise InputError(f"--output-dir {folder}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"--output-dir {folder}: folder {parent} is not writable")
-
-
 def _run_single(args, image_path):
     if args.skip_existing:
         raise InputError("--skip-existing applies only with --output-dir")
@@ -181,7 +169,7 @@ def _run_batch(args, inputs):
                          "images or --output-dir each image's arrays go to DIR/<stem>.npz")
     from tf2.batch import check_unique_stems, expand_inputs, run_batch
 
-    _check_output_dir(args.output_dir)
+    check_output_dir(args.output_dir, "--output-dir")
     paths = expand_inputs(inputs)
     check_unique_stems(paths)
     weights = load_weights(args.weights) if args.weights is not None else None
