@@ -38,6 +38,16 @@ def choose_backend(show):
     return True
 
 
+def quiet_imshow_clipping():
+    """Silences matplotlib's warning that `imshow` clips float RGB to [0, 1].
+
+    That clipping is the original's picture, drawn on purpose here.
+    """
+    import logging
+
+    logging.getLogger("matplotlib.image").setLevel(logging.ERROR)
+
+
 def render_picture(hwc, save=None, show=False, normalize=False, title=None):
     """Draws `hwc` with `plt.imshow`, as the original did.
 
@@ -56,10 +66,7 @@ def render_picture(hwc, save=None, show=False, normalize=False, title=None):
 
     image = normalize_for_display(hwc) if normalize else np.asarray(hwc)
     fig, ax = plt.subplots(figsize=(image.shape[1] / 100 + 1, image.shape[0] / 100 + 1))
-    # imshow warns when it clips float RGB; that clipping is the point here.
-    import logging
-
-    logging.getLogger("matplotlib.image").setLevel(logging.ERROR)
+    quiet_imshow_clipping()
     ax.imshow(image)
     if title:
         ax.set_title(title)

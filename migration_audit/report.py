@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from deconv_io import atomic_path, normalize_for_display, write_bytes_atomic
+from deconv_io.display import quiet_imshow_clipping
 
 __all__ = ["COLUMNS", "environment", "format_table", "onednn_enabled", "report_dict",
            "write_report_json", "write_report_png"]
@@ -157,12 +158,9 @@ def write_report_png(path, result):
     TF1| without the reference), each the max over RGB, with its colour bar
     (or the two shapes, where they differ).
     """
-    import logging
-
     import matplotlib.pyplot as plt
 
-    # imshow warns when it clips float RGB; the clipping is the original's picture.
-    logging.getLogger("matplotlib.image").setLevel(logging.ERROR)
+    quiet_imshow_clipping()
     tf1 = result.witnesses["tf1_session"]["output"][0]
     tf2 = result.witnesses["tf2_function"]["output"][0]
     xla = result.witnesses["tf2_xla"]["output"][0]
