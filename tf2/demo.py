@@ -121,18 +121,64 @@ def per_channel_sources(deconv_kernel):
     return tf.reduce_all(count <= 1), tf.argmax(tf.cast(reads, tf.int32), axis=1)
 
 
+def _window_kernel(conv_kernel):
+    """`[kh, kw, C, K]` -> `[kh + 1, kw + 1, C, 4K]`, the conv at a pool window's 4 positions.
+
+    Output channel `4o + 2a + b` is `conv_kernel[..., o]` moved down `a`
+    rows and right `b` columns (zeros elsewhere): a stride-2 conv with it
+    gives, at pool position (i, j), conv1[2i + a, 2j + b, o].
+    """
+    shifted = [tf.pad(conv_kernel, [[a, 1 - a], [b, 1 - b], [0, 0], [0, 0]])
+               for a in (0, 1) for b in (0, 1)]
+    kernel = tf.stack(shifted, axis=-1)  # (kh + 1, kw + 1, C, K, 4)
+    shape = tf.shape(kernel)
+    return tf.reshape(kernel, [shape[0], shape[1], shape[2], 4 * shape[3]])
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)],
+             jit_compile=True)
+def _max_of_groups_of_4(values):
+    """`(N, P, Q, 4K)` -> `(N, P, Q, K)`: the max of each run of 4 channels (XLA)."""
+    shape = tf.shape(values)
+    rows = tf.reshape(values, [-1, 4])
+    best = tf.maximum(tf.maximum(rows[:, 0], rows[:, 1]), tf.maximum(rows[:, 2], rows[:, 3]))
+    return tf.reshape(best, [shape[0], shape[1], shape[2], shape[3] // 4])
+
+
+def _conv_pool(images, conv_kernel):
+    """max_pool2d(conv2d(images, conv_kernel)), 2x2 SAME windows.
+
+    With an even height and width, as one stride-2 conv computing every
+    window's 4 conv values as channels (`_window_kernel`) and their max:
+    oneDNN runs a 3 -> 12 channel conv far faster than the 3 -> 3 one (it
+    fills more vector lanes), and `conv1` is never written. It sums the same
+    non-zero products as conv2d (the others are exact zeros). Odd sides,
+    whose SAME windows overhang the image, take conv2d and max_pool2d.
+    """
+    shape = tf.shape(images)
+
+    def by_windows():
+        windows = tf.nn.conv2d(images, _window_kernel(conv_kernel), strides=2, padding="SAME")
+        return _max_of_groups_of_4(windows)
+
+    def by_conv_then_pool():
+        conv1 = tf.nn.conv2d(images, conv_kernel, strides=1, padding="SAME")
+        return tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
+
+    even = tf.logical_and(tf.equal(shape[1] % 2, 0), tf.equal(shape[2] % 2, 0))
+    return tf.cond(even, by_windows, by_conv_then_pool)
+
+
 def _per_channel_output(images, conv_kernel, deconv_kernel, sources):
     """`output` when output channel o reads only conv channel `sources[o]`.
 
     conv2d and max pool run for those channels only (in output order, a
-    channel read twice is computed twice), then a depthwise transposed conv
-    upsamples pool channel o into output channel o with the kernel
-    `deconv_kernel[:, :, o, sources[o]]`: the gradient of a depthwise conv
-    with respect to its input, which is that transposed conv per channel.
+    channel read twice is computed twice; `_conv_pool`), then a depthwise
+    transposed conv upsamples pool channel o into output channel o with the
+    kernel `deconv_kernel[:, :, o, sources[o]]`: the gradient of a depthwise
+    conv with respect to its input, which is that transposed conv per channel.
     """
-    conv1 = tf.nn.conv2d(images, tf.gather(conv_kernel, sources, axis=3), strides=1,
-                         padding="SAME")
-    pool = tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
+    pool = _conv_pool(images, tf.gather(conv_kernel, sources, axis=3))
     out = tf.shape(deconv_kernel)[2]
     pairs = tf.stack([tf.range(out, dtype=tf.int64), sources], axis=1)
     taps = tf.gather_nd(tf.transpose(deconv_kernel, [2, 3, 0, 1]), pairs)  # (out, k, k)
@@ -173,15 +219,17 @@ def demo_output(images, conv_kernel, deconv_kernel):
     With the bilinear kernel 3 of 64 channels are read: about 6x less work.
 
     Exactness (finite inputs): `conv1` and `pool` of the read channels are
-    bit-identical to the full path's (gathering conv kernel columns never
-    changed a bit). The transposed conv sums the same non-zero products in
-    another grouping (oneDNN groups K channels differently from 64, and the
-    depthwise op is another kernel), so `output` may differ from
+    the full path's (gathering conv kernel columns never changed a bit; the
+    per-channel form's pool, a stride-2 conv over each window for even sides,
+    adds only exact zeros to the same products, and was bit-identical in
+    every measurement). The transposed conv sums the same non-zero products
+    in another grouping (oneDNN groups K channels differently from 64, and
+    the depthwise op is another kernel), so `output` may differ from
     `demo_stages(...)["output"]` by float32 rounding of those few terms: at
     most `2 * n * 2**-24 * sum |w * x|` per pixel, n the number of non-zero
     terms (tests pin that bound; about 1e-7 relative is seen). Non-finite
-    inputs in unread channels (inf * 0 = NaN in the full path) are not
-    propagated here.
+    inputs are not handled as the full path handles them (inf * 0 = NaN
+    reaches other pixels); use `demo_stages` for them.
 
     Args:
         images: float32 `(N, H, W, C)`.

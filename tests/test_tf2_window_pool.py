@@ -1,0 +1,110 @@
+"""tf2.demo's conv + max pool by one stride-2 conv over each pool window.
+
+For an even height and width, the fast path's per-channel form computes
+max_pool2d(conv2d(x, k)) as a stride-2 conv with `_window_kernel(k)` (the
+kernel moved to each of the 4 window positions, as 4 channels per output
+channel) followed by the max of each group of 4 (`_max_of_groups_of_4`).
+
+Tolerances: with small-integer images and kernels every sum is exact, so
+there the window form must equal conv2d + max_pool2d bit for bit (an
+indexing error shows as a whole-number difference). With real values it
+adds exact zeros to the same products, so it is held to the rounding bound
+of a 27-term float32 sum, 2 * 27 * 2**-24 * sum |w * x| <= 1e-6 of
+max |result| here, and the project's 1e-5 of max |reference| against the
+float64 reference.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import reference
+from tf2.demo import DeconvDemo, _conv_pool, _max_of_groups_of_4, _window_kernel, demo_output
+from tf2.kernels import bilinear_kernel
+
+EVEN_SHAPES = [(1, 2, 2, 3), (2, 8, 6, 3), (1, 10, 14, 3), (3, 4, 16, 3)]
+KERNEL_SIZES = [(3, 3), (1, 1), (2, 2), (5, 3)]
+
+
+def _plain(images, kernel):
+    conv1 = tf.nn.conv2d(images, kernel, strides=1, padding="SAME")
+    return tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME").numpy()
+
+
+def _by_windows(images, kernel):
+    windows = tf.nn.conv2d(images, _window_kernel(kernel), strides=2, padding="SAME")
+    return _max_of_groups_of_4(windows).numpy()
+
+
+def _integers(shape, low, high, seed):
+    return np.random.default_rng(seed).integers(low, high, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("size", KERNEL_SIZES)
+@pytest.mark.parametrize("shape", EVEN_SHAPES)
+def test_window_form_is_exact_in_integer_arithmetic(shape, size):
+    images = _integers(shape, 0, 16, seed=1)
+    kernel = _integers((*size, 3, 5), -2, 3, seed=2)
+    expected = _plain(images, kernel)
+    np.testing.assert_array_equal(expected, _by_windows(images, kernel))
+    np.testing.assert_array_equal(expected, _conv_pool(images, kernel).numpy())
+
+
+def test_window_kernel_places_the_kernel_at_each_window_position():
+    kernel = np.arange(2 * 3 * 1 * 2, dtype=np.float32).reshape(2, 3, 1, 2) + 1
+    windows = _window_kernel(kernel).numpy()
+    assert windows.shape == (3, 4, 1, 8)
+    for o in range(2):
+        for a in range(2):
+            for b in range(2):
+                placed = windows[:, :, 0, 4 * o + 2 * a + b]
+                np.testing.assert_array_equal(kernel[:, :, 0, o], placed[a:a + 2, b:b + 3])
+                assert placed.sum() == kernel[:, :, 0, o].sum()  # zeros elsewhere
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 5, 3), (2, 8, 5, 3), (1, 9, 8, 3), (1, 1, 1, 3)])
+def test_odd_sides_take_conv_then_pool(shape):
+    # SAME windows overhang an odd side; the plain ops handle that.
+    images = np.random.default_rng(3).uniform(0, 255, shape).astype(np.float32)
+    kernel = np.random.default_rng(4).uniform(-0.3, 0.3, (3, 3, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(_plain(images, kernel), _conv_pool(images, kernel).numpy())
+
+
+@pytest.mark.parametrize("shape", EVEN_SHAPES + [(2, 64, 48, 3)])
+def test_window_form_with_real_values_is_within_rounding(shape):
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0, 255, shape).astype(np.float32)
+    kernel = rng.uniform(-0.3, 0.3, (3, 3, 3, 3)).astype(np.float32)
+    plain, windows = _plain(images, kernel), _by_windows(images, kernel)
+    np.testing.assert_allclose(plain, windows, rtol=0, atol=1e-6 * np.abs(plain).max())
+    conv1 = reference.conv2d_same(images.astype(np.float64), kernel.astype(np.float64))
+    expected = reference.max_pool_same(conv1)
+    np.testing.assert_allclose(expected, windows, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("channels", [1, 3, 5])
+def test_max_of_groups_of_4(channels):
+    values = np.random.default_rng(6).normal(size=(2, 3, 5, 4 * channels)).astype(np.float32)
+    values[0, 0, 0, :4] = -np.inf
+    values[1, 2, 4, 1] = np.inf
+    expected = values.reshape(2, 3, 5, channels, 4).max(axis=-1)
+    np.testing.assert_array_equal(expected, _max_of_groups_of_4(values).numpy())
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 12, 3), (1, 2, 2, 3), (1, 30, 4, 3)])
+def test_fast_path_on_even_sides_matches_the_float64_reference(shape):
+    images = np.random.default_rng(7).uniform(0, 255, shape).astype(np.float32)
+    demo = DeconvDemo(seed=7)
+    conv, deconv = demo.conv_kernel.numpy(), demo.deconv_kernel.numpy()
+    expected = reference.demo_stages(images, conv, deconv)["output"]
+    for actual in (demo_output(images, conv, deconv).numpy(), demo.output(images).numpy()):
+        np.testing.assert_allclose(expected, actual, rtol=0,
+                                   atol=1e-5 * np.abs(expected).max())
+
+
+def test_fast_path_is_traced_once_for_even_and_odd_sizes():
+    demo = DeconvDemo(seed=8, deconv_kernel=np.asarray(
+        bilinear_kernel(3, 3, mode="fcn", in_channels=64)))
+    for shape in [(1, 8, 6, 3), (1, 7, 5, 3), (2, 4, 4, 3), (1, 9, 10, 3)]:
+        demo.output(np.ones(shape, np.float32))
+    assert demo.output.experimental_get_tracing_count() == 1
