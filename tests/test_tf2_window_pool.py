@@ -19,7 +19,13 @@ import pytest
 import tensorflow as tf
 
 from tests import reference
-from tf2.demo import DeconvDemo, _conv_pool, _max_of_groups_of_4, _window_kernel, demo_output
+from tf2.demo import (
+    DeconvDemo,
+    _conv_pool,
+    _max_of_groups_of_4,
+    _window_kernel,
+    demo_output,
+)
 from tf2.kernels import bilinear_kernel
 
 EVEN_SHAPES = [(1, 2, 2, 3), (2, 8, 6, 3), (1, 10, 14, 3), (3, 4, 16, 3)]
