@@ -136,7 +136,7 @@ def _window_kernel(conv_kernel):
 
 
 @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)],
-             jit_compile=True)
+             jit_compile=True, autograph=False)
 def _max_of_groups_of_4(values):
     """`(N, P, Q, 4K)` -> `(N, P, Q, K)`: the max of each run of 4 channels (XLA)."""
     shape = tf.shape(values)
@@ -210,13 +210,17 @@ def demo_output(images, conv_kernel, deconv_kernel):
 
     - per channel, when every output channel reads at most one conv channel
       (the demo's bilinear kernel: output i reads channel i): those channels'
-      conv and pool, then a depthwise transposed conv, O(out) work in all
-      three ops (`per_channel_sources`);
+      conv and pool (for even sides one stride-2 conv computing each pool
+      window's 4 conv values, then their max; `_conv_pool`), then a
+      depthwise transposed conv, O(out) work in all three ops
+      (`per_channel_sources`);
     - otherwise the read channels (`read_channels`) with the same
       conv2d_transpose op as the full path; a dense kernel selects every
       channel, and then this is the full computation, bit for bit.
 
     With the bilinear kernel 3 of 64 channels are read: about 6x less work.
+    The first call at each new even size compiles the small XLA kernel of
+    the window max (tens of ms); nothing is re-traced.
 
     Exactness (finite inputs): `conv1` and `pool` of the read channels are
     the full path's (gathering conv kernel columns never changed a bit; the
@@ -258,10 +262,11 @@ def demo_output(images, conv_kernel, deconv_kernel):
 # --- the fused XLA fast path --------------------------------------------------
 #
 # oneDNN's conv2d with 3 input and 3 output channels fills a 16-lane vector
-# with 3 useful channels, so `demo_output` spends most of its time in a
-# conv running at about a fifth of the library's speed at 64 channels. The
-# three XLA kernels below compute the same `output` from planar, parity-split
-# data instead, where XLA vectorises along image rows:
+# with 3 useful channels. `demo_output` sidesteps that with a 3 -> 12 channel
+# stride-2 conv (`_conv_pool`); the three XLA kernels below take the other
+# way out, computing the same `output` from planar, parity-split data, where
+# XLA vectorises along image rows (measured slower than `demo_output` now:
+# the parity split alone costs 1.7x a copy of the image):
 #   1. `_parity_planes`: pad, split rows and columns by parity, channels
 #      first: planes[n, c, py, px, i, j] = padded[n, 2i + py, 2j + px, c],
 #      with 4 zero rows and columns before the image;
@@ -344,9 +349,10 @@ def _upsample_parity(padded, deconv_kernel):
 
 # Compiled once per input shape (and read-channel count); three kernels, as
 # one XLA cluster would recompute the conv inside every consumer of the pool.
-_parity_planes_xla = tf.function(_parity_planes, jit_compile=True)
-_conv_pool_parity_xla = tf.function(_conv_pool_parity, jit_compile=True)
-_upsample_parity_xla = tf.function(_upsample_parity, jit_compile=True)
+# Plain Python loops over static ranges: no AutoGraph conversion needed.
+_parity_planes_xla = tf.function(_parity_planes, jit_compile=True, autograph=False)
+_conv_pool_parity_xla = tf.function(_conv_pool_parity, jit_compile=True, autograph=False)
+_upsample_parity_xla = tf.function(_upsample_parity, jit_compile=True, autograph=False)
 
 
 def _read_kernels(conv_kernel, deconv_kernel):
@@ -360,16 +366,15 @@ def _read_kernels(conv_kernel, deconv_kernel):
 
 
 def demo_output_xla(images, conv_kernel, deconv_kernel):
-    """The `output` stage by three fused XLA kernels (the fastest CPU path).
+    """The `output` stage by three fused XLA kernels on parity-split planes.
 
     Computes what `demo_output` computes (only the conv channels the deconv
-    kernel reads), but from planar, parity-split copies of the image, which
-    XLA vectorises far better than oneDNN handles 3-channel convolutions
-    (measured at batch 16, 750x500, 2 cores: about 25 ms against 37 ms).
+    kernel reads), but from planar, parity-split copies of the image, with
+    no oneDNN op (measured at batch 16, 750x500, 2 cores: about 25 ms, against
+    23 ms for `demo_output`, whose window-conv pool overtook it).
     The channels are selected in NumPy on every call, so each input shape
     and read-channel count is traced and compiled once (about a second);
-    use it for repeated batches of one size, `demo_output` for one-off sizes
-    such as tiles.
+    it suits repeated batches of one size, not one-off sizes such as tiles.
 
     Exactness: the float32 sums are grouped differently from TF's conv ops,
     so the result differs from `demo_output` and `demo_stages` by rounding
@@ -462,7 +467,8 @@ class DeconvDemo(tf.Module):
     - `output(images)`: the `output` stage alone, by the fast path
       `demo_output` (only the conv channels the deconv kernel reads).
     - `output_xla(images)`: the same by three fused XLA kernels
-      (`demo_output_xla`), faster for repeated batches of one size.
+      (`demo_output_xla`), compiled per input shape; an alternative with
+      no oneDNN op, slightly slower than `output` on a 2-core CPU.
     - `stages_xla(images)`: `stages` compiled with XLA (`jit_compile=True`).
     - `stages_eager(images)` / `output_eager(images)`: no `tf.function`.
     - `demo(images, stages="all" | "output", mode="function" | "eager" |
