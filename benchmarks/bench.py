@@ -42,9 +42,13 @@ its result without copying; `.numpy()` would copy (10 ms at batch 16).
 Every pipeline variant's output is compared with `tf1_session`'s (max
 |difference| <= 1e-5 of max |tf1_session|) BEFORE it is timed; a mismatch
 stops the run with exit status 1. Then, after warm-up, the variants are
-timed round-robin (one call of each per repeat, the order rotated every
-repeat, so slow drifts of a shared machine hit all alike); the table gives
-the median, min and max. Peak memory is each variant's peak RSS
+timed round-robin (one timed call of each per repeat, the order rotated
+every repeat, so slow drifts of a shared machine hit all alike); each timed
+call follows `--settle` (default 1) untimed calls of the same variant, so
+that it measures the variant running repeatedly rather than its first call
+after another variant's gigabytes went through the caches (measured at
+batch 16 without it: the memory floor 7.0 ms instead of 5.6, the fast path
+31 ms instead of 23). The table gives the median, min and max. Peak memory is each variant's peak RSS
 (`ru_maxrss`) in a fresh subprocess that builds the same batch and variant
 and runs it twice, since a process's RSS peak covers everything it ever
 did.
@@ -141,6 +145,16 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}")
+    return value
+
+
 def build_parser():
     """Returns the command line's parser."""
     from deconv_io.cli import ArgumentParser
@@ -165,6 +179,10 @@ def build_parser():
     parser.add_argument("--warmup", type=_positive, default=2,
                         help="untimed calls per variant before timing (default 2; traces "
                              "and XLA compiles happen here)")
+    parser.add_argument("--settle", type=_non_negative, default=1,
+                        help="untimed calls of a variant right before each of its timed "
+                             "calls (default 1), so that each timed call follows a call of "
+                             "the same variant, not the previous variant's memory traffic")
     parser.add_argument("--batches", type=_batches, default=None,
                         help="batch sizes at each --sizes size (default 1,4,16; 1,4 "
                              "with --quick)")
@@ -464,7 +482,8 @@ def _configs(args):
     return configs
 
 
-def _time_config(batch, height, width, variants, kernels, repeats, warmup, seed, log):
+def _time_config(batch, height, width, variants, kernels, repeats, warmup, seed, log,
+                 settle=0):
     """Checks then times every variant at one size; returns {variant: stats}."""
     images = make_images(batch, height, width, seed)
     runners, stats = {}, {}
@@ -493,6 +512,8 @@ def _time_config(batch, height, width, variants, kernels, repeats, warmup, seed,
         for r in range(repeats):
             k = r % len(order)
             for variant in order[k:] + order[:k]:
+                for _ in range(settle):
+                    runners[variant](images)
                 start = time.perf_counter()
                 runners[variant](images)
                 stats[variant]["times"].append(time.perf_counter() - start)
@@ -563,7 +584,7 @@ def run_benchmark(args, log=print):
     results = []
     for batch, height, width in configs:
         stats = _time_config(batch, height, width, args.variants, kernels, repeats,
-                             args.warmup, args.seed, log)
+                             args.warmup, args.seed, log, settle=args.settle)
         for variant, s in stats.items():
             times = np.asarray(s["times"])
             error = s["max_rel_error_vs_tf1"]
@@ -583,7 +604,8 @@ def run_benchmark(args, log=print):
     return {
         "machine": dict(machine, load_average_after=list(os.getloadavg())
                         if hasattr(os, "getloadavg") else None),
-        "config": {"repeats": repeats, "warmup": args.warmup, "seed": args.seed,
+        "config": {"repeats": repeats, "warmup": args.warmup, "settle": args.settle,
+                   "seed": args.seed,
                    "check_rtol": CHECK_RTOL, "timing_seconds": round(timing_s, 1),
                    "command": " ".join(["benchmarks/bench.py"] + list(args.argv)),
                    "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")},

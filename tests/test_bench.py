@@ -140,11 +140,37 @@ def test_a_mismatch_aborts_before_timing_with_exit_1(monkeypatch, tmp_path, caps
     assert not json_path.exists()
 
 
+@pytest.mark.parametrize("settle", [0, 2])
+def test_each_timed_call_follows_settle_calls_of_the_same_variant(monkeypatch, settle):
+    calls = []
+
+    class Recorder:
+        def __init__(self, variant, images):
+            self.variant, self.out = variant, np.zeros((1, 10, 8, 3), np.float32)
+
+        def __call__(self, images):
+            calls.append(self.variant)
+            return self.out
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(bench, "make_runner", lambda v, images, k, seed=0: Recorder(v, images))
+    stats = bench._time_config(1, 9, 7, ["tf1_session", "memory_floor"], {}, repeats=3,
+                               warmup=1, seed=0, log=lambda *a: None, settle=settle)
+    assert [len(s["times"]) for s in stats.values()] == [3, 3]
+    timed = calls[2:]  # after one warm-up call each
+    assert len(timed) == 2 * 3 * (settle + 1)
+    runs = [timed[i:i + settle + 1] for i in range(0, len(timed), settle + 1)]
+    assert all(len(set(run)) == 1 for run in runs)  # settle calls, then the timed one
+
+
 @pytest.mark.parametrize("argv, match", [
     (["--sizes", "0x5"], "argument --sizes: expected HxW with H, W >= 1, got '0x5'"),
     (["--batches", "1,x"], "argument --batches: expected batches such as 1,4,16"),
     (["--variants", "tf3"], "argument --variants: unknown variants ['tf3']"),
     (["--repeats", "0"], "argument --repeats: expected an int >= 1, got '0'"),
+    (["--settle", "-1"], "argument --settle: expected an int >= 0, got '-1'"),
 ])
 def test_usage_errors_exit_2_with_one_line(argv, match, capsys):
     assert bench.main(argv) == 2
