@@ -175,7 +175,7 @@ def build_parser():
                         help="write a bar chart of the median time per variant and batch "
                              "(log scale)")
     parser.add_argument("--repeats", type=_positive, default=None,
-                        help="timed calls per variant and size (default 10, 5 with --quick)")
+                        help="timed calls per variant and size (default 20, 5 with --quick)")
     parser.add_argument("--warmup", type=_positive, default=2,
                         help="untimed calls per variant before timing (default 2; traces "
                              "and XLA compiles happen here)")
@@ -559,7 +559,7 @@ def _targets(results):
 def run_benchmark(args, log=print):
     """Runs the benchmark; returns the JSON document. Raises MismatchError."""
     configs = _configs(args)
-    repeats = args.repeats or (5 if args.quick else 10)
+    repeats = args.repeats or (5 if args.quick else 20)
     jobs = [(v, *c) for c in configs for v in args.variants]
     rss = {}
     if args.rss:
