@@ -599,7 +599,8 @@ class DeconvDemo(tf.Module):
             raise ValueError(
                 "Invalid value for argument `mode`. The fast output path selects its "
                 "channels at run time, which XLA cannot compile; use mode='xla' with "
-                "stages='all'. Received: mode='xla', stages='output'"
+                "stages='all', or `output_xla(images)` (XLA kernels compiled per shape and "
+                "read-channel count). Received: mode='xla', stages='output'"
             )
         images = tf.convert_to_tensor(images)
         if images.dtype != tf.float32:
