@@ -91,3 +91,21 @@ def test_as_numpy_is_a_read_only_view_equal_to_numpy():
     view = as_numpy(tensor)
     np.testing.assert_array_equal(tensor.numpy(), view)
     assert not view.flags.writeable
+
+
+@pytest.mark.parametrize("read", [[0, 1, 2], [3, 40, 63, 7, 9], [], [12]])
+def test_numpy_channel_pick_matches_read_channels(read):
+    # demo_output_xla picks the read channels in NumPy (eager TF ops cost
+    # about 1.4 ms a call); it must pick what tf2.demo.read_channels picks,
+    # including channel 0 for a kernel that reads nothing and -0.0 as zero.
+    from tf2.demo import _read_kernels, read_channels
+
+    conv, deconv = _integer_kernels(read or [0], seed=4)
+    if not read:
+        deconv[...] = 0.0
+    deconv[0, 0, 0, 12] = -0.0 if 12 not in read else deconv[0, 0, 0, 12]
+    picked_conv, picked_deconv = _read_kernels(conv, deconv)
+    channels = read_channels(deconv).numpy()
+    np.testing.assert_array_equal(conv[..., channels], picked_conv)
+    np.testing.assert_array_equal(deconv[..., channels], picked_deconv)
+    assert picked_conv.dtype == np.float32 and picked_deconv.dtype == np.float32
