@@ -27,17 +27,11 @@ The halo (one axis; the other is the same). Let the image have `H` rows,
 - At the image's own borders the crop is clipped to `[0, H)`, where SAME's
   zero padding is the true padding. Inside the image, the crop's own
   padding only reaches conv and pool rows outside those needed: the crop
-  `[2a - 4, 2b + 1)` has an odd length, so its last pool window (conv row
+  `[2a - 4, 2b + 1)` ends on an odd length, so its last pool window (conv row
   `2b`, wrong for lack of row `2b + 1`) is pool row `b`, never read.
-- One more row after, `2b + 1`, makes the crop's length even, so that the
-  fast path pools it by stride-2 convs over whole windows (`tf2.demo`'s
-  `_conv_pool`; odd sides take a slower path). It only feeds conv rows
-  `2b` (now computed from real rows) and `2b + 1` (wrong for lack of row
-  `2b + 2`), so pool row `b` is still the only wrong one, and never read.
 
 So output rows `[y0, y1)` (`y0` even) are computed exactly from image rows
-`[max(0, y0 - 4), min(H, y1 + 2))`: a halo of 4 rows before and 2 after (1
-after is enough; the second keeps the crop even-sized).
+`[max(0, y0 - 4), min(H, y1 + 1))`: a halo of 4 rows before and 1 after.
 `tests/test_tf2_tiling.py` checks this against the float64 reference's
 dependency pattern (which output rows a NaN in one image row reaches), shows
 that one row less on either side changes the result, and compares tiled with
@@ -302,9 +296,8 @@ def halo_window(start, stop, size):
     """The image rows (or columns) that output rows `[start, stop)` need.
 
     See the module docstring for the derivation: output rows `[2a, 2b)` need
-    image rows `[2a - 3, 2b + 1)`; the crop starts one row earlier so that
-    it starts on an even row, and ends one row later where that makes its
-    length even (inside the image), for the fast path's even-sided pooling.
+    image rows `[2a - 3, 2b + 1)`, and the crop starts one row earlier so
+    that it starts on an even row.
 
     Args:
         start: first output row, even.
@@ -322,7 +315,7 @@ def halo_window(start, stop, size):
 
     Example:
     >>> halo_window(8, 16, 37)
-    (4, 18)
+    (4, 17)
     >>> halo_window(0, 38, 37)
     (0, 37)
     """
@@ -334,9 +327,7 @@ def halo_window(start, stop, size):
             f"Received: start={start}, stop={stop}"
         )
     # An odd stop ends on an even row, which reads one image row further.
-    first, last = max(0, start - 4), stop + 1 + stop % 2
-    last += (last - first) % 2  # an even-sized crop (see above)
-    return first, min(size, last)
+    return max(0, start - 4), min(size, stop + 1 + stop % 2)
 
 
 @dataclasses.dataclass(frozen=True)
