@@ -24,9 +24,9 @@ given as a NumPy array, until the NumPy `output` (N, 2*ceil(H/2),
 - `tf2_xla`: that `tf.function` with `jit_compile=True` (compiled in the
   warm-up, one compile per shape).
 - `tf2_fast`: `DeconvDemo.output(batch)`: the fast inference path (only the
-  conv channels the deconv kernel reads: 3 of 64; for even sides the conv
-  and pool as one stride-2 3 -> 12 channel conv over each pool window and
-  an XLA max, then a depthwise transposed conv; traced once for all sizes).
+  conv channels the deconv kernel reads: 3 of 64; the conv and pool as one
+  stride-2 3 -> 12 channel conv over each pool window and an XLA max, then a
+  depthwise transposed conv; traced once for all sizes).
 - `tf2_fast_xla`: `DeconvDemo.output_xla(batch)`: the same channels by three
   fused XLA kernels on parity-split, planar copies of the image (compiled in
   the warm-up, once per shape).

@@ -1,9 +1,10 @@
 """tf2.demo's conv + max pool by one stride-2 conv over each pool window.
 
-For an even height and width, the fast path's per-channel form computes
-max_pool2d(conv2d(x, k)) as a stride-2 conv with `_window_kernel(k)` (the
-kernel moved to each of the 4 window positions, as 4 channels per output
-channel) followed by the max of each group of 4 (`_max_of_groups_of_4`).
+The fast path's per-channel form computes max_pool2d(conv2d(x, k)) as a
+stride-2 conv with `_window_kernel(k)` (the kernel moved to each of the 4
+window positions, as 4 channels per output channel) followed by the max of
+each group of 4 (`_max_of_groups_of_4`), which leaves out the positions past
+an odd last row or column, as SAME max pooling does.
 
 Tolerances: with small-integer images and kernels every sum is exact, so
 there the window form must equal conv2d + max_pool2d bit for bit (an
@@ -29,6 +30,7 @@ from tf2.demo import (
 from tf2.kernels import bilinear_kernel
 
 EVEN_SHAPES = [(1, 2, 2, 3), (2, 8, 6, 3), (1, 10, 14, 3), (3, 4, 16, 3)]
+ODD_SHAPES = [(1, 1, 1, 3), (1, 7, 5, 3), (2, 8, 5, 3), (1, 9, 8, 3), (2, 33, 17, 3)]
 KERNEL_SIZES = [(3, 3), (1, 1), (2, 2), (5, 3)]
 
 
@@ -39,7 +41,8 @@ def _plain(images, kernel):
 
 def _by_windows(images, kernel):
     windows = tf.nn.conv2d(images, _window_kernel(kernel), strides=2, padding="SAME")
-    return _max_of_groups_of_4(windows).numpy()
+    _, height, width, _ = images.shape
+    return _max_of_groups_of_4(windows, height % 2 == 1, width % 2 == 1).numpy()
 
 
 def _integers(shape, low, high, seed):
@@ -47,13 +50,19 @@ def _integers(shape, low, high, seed):
 
 
 @pytest.mark.parametrize("size", KERNEL_SIZES)
-@pytest.mark.parametrize("shape", EVEN_SHAPES)
+@pytest.mark.parametrize("shape", EVEN_SHAPES + ODD_SHAPES)
 def test_window_form_is_exact_in_integer_arithmetic(shape, size):
     images = _integers(shape, 0, 16, seed=1)
     kernel = _integers((*size, 3, 5), -2, 3, seed=2)
     expected = _plain(images, kernel)
-    np.testing.assert_array_equal(expected, _by_windows(images, kernel))
     np.testing.assert_array_equal(expected, _conv_pool(images, kernel).numpy())
+    odd_image = shape[1] % 2 or shape[2] % 2
+    if size[0] % 2 and size[1] % 2:  # odd kernel sizes: the window form, any image
+        np.testing.assert_array_equal(expected, _by_windows(images, kernel))
+    elif not odd_image:  # even kernel sizes: the same geometry on even images only
+        np.testing.assert_array_equal(expected, _by_windows(images, kernel))
+    else:  # ...which is why _conv_pool does not use it there
+        assert not np.array_equal(expected, _by_windows(images, kernel))
 
 
 def test_window_kernel_places_the_kernel_at_each_window_position():
@@ -68,15 +77,21 @@ def test_window_kernel_places_the_kernel_at_each_window_position():
                 assert placed.sum() == kernel[:, :, 0, o].sum()  # zeros elsewhere
 
 
-@pytest.mark.parametrize("shape", [(1, 7, 5, 3), (2, 8, 5, 3), (1, 9, 8, 3), (1, 1, 1, 3)])
-def test_odd_sides_take_conv_then_pool(shape):
-    # SAME windows overhang an odd side; the plain ops handle that.
-    images = np.random.default_rng(3).uniform(0, 255, shape).astype(np.float32)
-    kernel = np.random.default_rng(4).uniform(-0.3, 0.3, (3, 3, 3, 3)).astype(np.float32)
-    np.testing.assert_array_equal(_plain(images, kernel), _conv_pool(images, kernel).numpy())
+@pytest.mark.parametrize("shape", ODD_SHAPES)
+def test_positions_past_an_odd_side_are_left_out_of_the_max(shape):
+    # A negative kernel on positive pixels: a position past the image reads
+    # zero padding, so its conv value is the largest of its window and would
+    # win the max if it were not left out.
+    images = _integers(shape, 1, 16, seed=3)
+    kernel = -_integers((3, 3, 3, 2), 1, 3, seed=4)
+    expected = _plain(images, kernel)
+    np.testing.assert_array_equal(expected, _conv_pool(images, kernel).numpy())
+    windows = tf.nn.conv2d(images, _window_kernel(kernel), strides=2, padding="SAME")
+    unmasked = _max_of_groups_of_4(windows, False, False).numpy()
+    assert not np.array_equal(expected, unmasked)  # the test can fail
 
 
-@pytest.mark.parametrize("shape", EVEN_SHAPES + [(2, 64, 48, 3)])
+@pytest.mark.parametrize("shape", EVEN_SHAPES + ODD_SHAPES + [(2, 64, 48, 3)])
 def test_window_form_with_real_values_is_within_rounding(shape):
     rng = np.random.default_rng(5)
     images = rng.uniform(0, 255, shape).astype(np.float32)
@@ -89,16 +104,24 @@ def test_window_form_with_real_values_is_within_rounding(shape):
 
 
 @pytest.mark.parametrize("channels", [1, 3, 5])
-def test_max_of_groups_of_4(channels):
+@pytest.mark.parametrize("odd_height, odd_width", [(False, False), (True, False),
+                                                   (False, True), (True, True)])
+def test_max_of_groups_of_4(channels, odd_height, odd_width):
     values = np.random.default_rng(6).normal(size=(2, 3, 5, 4 * channels)).astype(np.float32)
     values[0, 0, 0, :4] = -np.inf
     values[1, 2, 4, 1] = np.inf
-    expected = values.reshape(2, 3, 5, channels, 4).max(axis=-1)
-    np.testing.assert_array_equal(expected, _max_of_groups_of_4(values).numpy())
+    groups = values.reshape(2, 3, 5, channels, 2, 2).copy()  # (..., o, a, b)
+    if odd_height:
+        groups[:, -1, :, :, 1, :] = -np.inf  # row a = 1 of the last windows
+    if odd_width:
+        groups[:, :, -1, :, :, 1] = -np.inf
+    expected = groups.reshape(2, 3, 5, channels, 4).max(axis=-1)
+    np.testing.assert_array_equal(
+        expected, _max_of_groups_of_4(values, odd_height, odd_width).numpy())
 
 
-@pytest.mark.parametrize("shape", [(2, 16, 12, 3), (1, 2, 2, 3), (1, 30, 4, 3)])
-def test_fast_path_on_even_sides_matches_the_float64_reference(shape):
+@pytest.mark.parametrize("shape", [(2, 16, 12, 3), (1, 2, 2, 3), (1, 30, 4, 3), (2, 15, 11, 3)])
+def test_fast_path_matches_the_float64_reference(shape):
     images = np.random.default_rng(7).uniform(0, 255, shape).astype(np.float32)
     demo = DeconvDemo(seed=7)
     conv, deconv = demo.conv_kernel.numpy(), demo.deconv_kernel.numpy()

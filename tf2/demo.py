@@ -135,38 +135,55 @@ def _window_kernel(conv_kernel):
     return tf.reshape(kernel, [shape[0], shape[1], shape[2], 4 * shape[3]])
 
 
-@tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32)],
+@tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.float32),
+                              tf.TensorSpec([], tf.bool), tf.TensorSpec([], tf.bool)],
              jit_compile=True, autograph=False)
-def _max_of_groups_of_4(values):
-    """`(N, P, Q, 4K)` -> `(N, P, Q, K)`: the max of each run of 4 channels (XLA)."""
+def _max_of_groups_of_4(values, odd_height=False, odd_width=False):
+    """`(N, P, Q, 4K)` -> `(N, P, Q, K)`: the max of each run of 4 channels (XLA).
+
+    Channel `4o + 2a + b` holds conv1[2i + a, 2j + b, o] (`_window_kernel`).
+    Below an odd height the last window's `a = 1` row lies outside the image,
+    beside an odd width its `b = 1` column: SAME max pooling never selects
+    those, so they count as -inf.
+    """
     shape = tf.shape(values)
-    rows = tf.reshape(values, [-1, 4])
-    best = tf.maximum(tf.maximum(rows[:, 0], rows[:, 1]), tf.maximum(rows[:, 2], rows[:, 3]))
-    return tf.reshape(best, [shape[0], shape[1], shape[2], shape[3] // 4])
+    groups = tf.reshape(values, [shape[0], shape[1], shape[2], shape[3] // 4, 4])
+    position = tf.range(4)
+    outside = tf.logical_or(
+        tf.logical_and(odd_height, tf.logical_and(
+            tf.equal(tf.range(shape[1]), shape[1] - 1)[:, None, None, None],
+            tf.equal(position // 2, 1))),
+        tf.logical_and(odd_width, tf.logical_and(
+            tf.equal(tf.range(shape[2]), shape[2] - 1)[:, None, None],
+            tf.equal(position % 2, 1))))  # (P, Q, 1, 4) by broadcasting
+    groups = tf.where(outside, tf.constant(float("-inf")), groups)
+    best = tf.maximum(tf.maximum(groups[..., 0], groups[..., 1]),
+                      tf.maximum(groups[..., 2], groups[..., 3]))
+    return best
 
 
 def _conv_pool(images, conv_kernel):
-    """max_pool2d(conv2d(images, conv_kernel)), 2x2 SAME windows.
+    """max_pool2d(conv2d(images, conv_kernel)), 2x2 SAME windows, fused.
 
-    With an even height and width, as one stride-2 conv computing every
-    window's 4 conv values as channels (`_window_kernel`) and their max:
-    oneDNN runs a 3 -> 12 channel conv far faster than the 3 -> 3 one (it
-    fills more vector lanes), and `conv1` is never written. It sums the same
-    non-zero products as conv2d (the others are exact zeros). Odd sides,
-    whose SAME windows overhang the image, take conv2d and max_pool2d.
+    One stride-2 conv computes every pool window's 4 conv values as channels
+    (`_window_kernel`), then `_max_of_groups_of_4` takes their max: oneDNN
+    runs a 3 -> 12 channel conv far faster than the 3 -> 3 one (it fills
+    more vector lanes), and `conv1` is never written. It sums the same
+    non-zero products as conv2d (the others are exact zeros). For an odd
+    kernel size k (the demo's 3), SAME padding of the (k + 1)-wide stride-2
+    conv puts the conv's own (k - 1) / 2 rows of padding before the image for
+    every image size; window positions past an odd last row or column are
+    left out of the max, as SAME max pooling leaves them out. An even k would
+    pad one row less than conv2d before odd-sized images, so even kernel
+    sizes (or unknown ones) take conv2d and max_pool2d.
     """
-    shape = tf.shape(images)
-
-    def by_windows():
-        windows = tf.nn.conv2d(images, _window_kernel(conv_kernel), strides=2, padding="SAME")
-        return _max_of_groups_of_4(windows)
-
-    def by_conv_then_pool():
+    kh, kw = conv_kernel.shape[:2]
+    if kh is None or kw is None or kh % 2 == 0 or kw % 2 == 0:
         conv1 = tf.nn.conv2d(images, conv_kernel, strides=1, padding="SAME")
         return tf.nn.max_pool2d(conv1, ksize=2, strides=2, padding="SAME")
-
-    even = tf.logical_and(tf.equal(shape[1] % 2, 0), tf.equal(shape[2] % 2, 0))
-    return tf.cond(even, by_windows, by_conv_then_pool)
+    windows = tf.nn.conv2d(images, _window_kernel(conv_kernel), strides=2, padding="SAME")
+    shape = tf.shape(images)
+    return _max_of_groups_of_4(windows, tf.equal(shape[1] % 2, 1), tf.equal(shape[2] % 2, 1))
 
 
 def _per_channel_output(images, conv_kernel, deconv_kernel, sources):
@@ -210,8 +227,8 @@ def demo_output(images, conv_kernel, deconv_kernel):
 
     - per channel, when every output channel reads at most one conv channel
       (the demo's bilinear kernel: output i reads channel i): those channels'
-      conv and pool (for even sides one stride-2 conv computing each pool
-      window's 4 conv values, then their max; `_conv_pool`), then a
+      conv and pool (one stride-2 conv computing each pool window's 4 conv
+      values, then their max, for odd kernel sizes; `_conv_pool`), then a
       depthwise transposed conv, O(out) work in all three ops
       (`per_channel_sources`);
     - otherwise the read channels (`read_channels`) with the same
@@ -219,14 +236,14 @@ def demo_output(images, conv_kernel, deconv_kernel):
       channel, and then this is the full computation, bit for bit.
 
     With the bilinear kernel 3 of 64 channels are read: about 6x less work.
-    The first call at each new even size compiles the small XLA kernel of
-    the window max (tens of ms); nothing is re-traced.
+    The first call at each new size compiles the small XLA kernel of the
+    window max (tens of ms); nothing is re-traced.
 
     Exactness (finite inputs): `conv1` and `pool` of the read channels are
     the full path's (gathering conv kernel columns never changed a bit; the
-    per-channel form's pool, a stride-2 conv over each window for even sides,
-    adds only exact zeros to the same products, and was bit-identical in
-    every measurement). The transposed conv sums the same non-zero products
+    per-channel form's pool, a stride-2 conv over each window, adds only
+    exact zeros to the same products, and was bit-identical in every
+    measurement). The transposed conv sums the same non-zero products
     in another grouping (oneDNN groups K channels differently from 64, and
     the depthwise op is another kernel), so `output` may differ from
     `demo_stages(...)["output"]` by float32 rounding of those few terms: at
