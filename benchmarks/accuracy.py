@@ -28,7 +28,7 @@ def main():
     quiet_tensorflow()
     import_tensorflow()
     from legacy_tf1.graph import run_session
-    from tests import reference
+    from migration_audit import reference
     from tf2.demo import DeconvDemo
 
     rng = np.random.default_rng(0)

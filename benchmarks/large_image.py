@@ -44,7 +44,7 @@ def _check_window(demo, image, output, y0, x0, side=64):
     `tf2.tiling.halo_window`), so it checks the tiles independently.
     """
     sys.path.insert(0, str(_ROOT))
-    from tests import reference
+    from migration_audit import reference
     from tf2.tiling import halo_window
 
     h, w = image.shape[1:3]

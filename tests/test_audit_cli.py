@@ -20,7 +20,7 @@ from deconv_io import load_image, save_weights
 from legacy_tf1.graph import run_session
 from migration_audit import audit, cli, compare, report
 from migration_audit.cli import main
-from tests import reference
+from migration_audit import reference
 from tests.conftest import PNG_MAGIC, REPO
 
 STAGES = ("conv1", "pool", "output")

@@ -36,7 +36,7 @@ import tensorflow as tf
 from deconv_io import default_image_path, load_image
 from legacy_tf1.graph import run_session
 from migration_audit import onednn
-from tests import reference
+from migration_audit import reference
 from tf2.demo import DeconvDemo
 
 RTOL = 1e-5

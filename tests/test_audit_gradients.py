@@ -38,7 +38,7 @@ import pytest
 import tensorflow as tf
 
 from legacy_tf1.graph import build_graph
-from tests import reference
+from migration_audit import reference
 from tf2.demo import DeconvDemo
 from tf2.kernels import bilinear_kernel
 

@@ -26,7 +26,7 @@ from deconv_io import DUMP_NAMES, default_image_path, load_image
 from legacy_tf1 import graph as graph_module
 from legacy_tf1.filters import fcn_bilinear_weights
 from legacy_tf1.graph import build_graph, original_display_chain, run_session
-from tests import reference
+from migration_audit import reference
 
 RTOL = 1e-5
 GLOROT_LIMIT = math.sqrt(6.0 / (27 + 576))  # fan_in 3*3*3, fan_out 3*3*64

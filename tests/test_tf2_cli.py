@@ -17,7 +17,7 @@ from PIL import Image
 
 import tf2
 from deconv_io import DUMP_NAMES, load_image, save_weights
-from tests import reference
+from migration_audit import reference
 from tests.conftest import REPO
 from tf2 import batch, cli, demo, export
 from tf2.cli import main
