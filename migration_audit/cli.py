@@ -1,6 +1,7 @@
 """`python -m migration_audit`: the migration audit, and checkpoint conversion.
 
     python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
+    python -m migration_audit matrix [IMAGE] [--report DIR]
     python -m migration_audit convert-checkpoint SRC DST
 
 The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
@@ -14,8 +15,9 @@ Exit status: 0 when every comparison holds its claim (bit-identical by
 construction, or within the derived rounding bound), 1 when one does not,
 2 for bad input or usage (one line on stderr, no file written).
 
-`convert-checkpoint` is recognised only as the first argument (an image
-file of that name is passed as `./convert-checkpoint`).
+`matrix` runs the audit once per CPU configuration (`migration_audit.matrix`).
+`matrix` and `convert-checkpoint` are recognised only as the first argument
+(an image file of that name is passed as `./matrix`).
 """
 
 import sys
@@ -27,11 +29,12 @@ from deconv_io.cli import ArgumentParser, add_verbose_argument, add_weights_argu
     quiet_tensorflow
 from deconv_io.errors import InputError
 
-__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "PROG", "build_convert_parser", "build_parser",
+__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "MATRIX", "PROG", "build_convert_parser", "build_parser",
            "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
+MATRIX = "matrix"
 
 #: The audit keeps every witness's stages in memory (four float32 copies of
 #: `conv1`, 64 channels, the float64 reference's and its temporaries): about
@@ -51,7 +54,9 @@ def build_parser():
                     "TF2 module (eager, tf.function, XLA, fast output path) on the same "
                     "image and kernels, plus a float64 NumPy reference, and compare every "
                     "stage (conv1, pool, output, and the original's displayed picture).",
-        epilog=f"Also: {PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
+        epilog=f"Also: {PROG} {MATRIX} [IMAGE] runs this audit in every CPU configuration "
+               f"(oneDNN off/on, ISA caps, threads); see '{PROG} {MATRIX} --help'. "
+               f"{PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
                f"(variables a, a1) to a TF2 checkpoint of tf2.DeconvDemo; see "
                f"'{PROG} {CONVERT} --help'. Exit status: 0 every comparison holds its claim "
                "(bit-identical, or within its rounding bound), 1 some do not, 2 bad input.",
@@ -204,6 +209,10 @@ def main(argv=None):
     0
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == MATRIX:
+        from migration_audit.matrix import main as matrix_main
+
+        return matrix_main(argv[1:])
     if argv and argv[0] == CONVERT:
         return parse_and_run(build_convert_parser(), argv[1:], _convert, PROG)
     return parse_and_run(build_parser(), argv, _run, PROG)

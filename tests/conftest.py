@@ -47,8 +47,8 @@ def assert_within(actual, expected, bound, what="arrays"):
     assert unbounded == 0, f"{what}: {unbounded} elements beyond float32's range"
 
 
-def assert_matches_reference(images, conv_kernel, deconv_kernel, stages, names=None):
-    """Each float32 stage against the float64 reference, within float32 + float64 bounds."""
+def reference_with_bounds(images, conv_kernel, deconv_kernel):
+    """The float64 reference's stages, and the bound of a float32 witness against each."""
     from migration_audit import reference
     from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds
 
@@ -57,7 +57,12 @@ def assert_matches_reference(images, conv_kernel, deconv_kernel, stages, names=N
     single = demo_bounds(images, conv_kernel, deconv_kernel, exact_conv1=expected["conv1"])
     double = demo_bounds(images, conv_kernel, deconv_kernel, FLOAT64_UNIT_ROUNDOFF,
                          exact_conv1=expected["conv1"])
+    return expected, {name: single[name] + double[name] for name in expected}
+
+
+def assert_matches_reference(images, conv_kernel, deconv_kernel, stages, names=None):
+    """Each float32 stage against the float64 reference, within float32 + float64 bounds."""
+    expected, bounds = reference_with_bounds(images, conv_kernel, deconv_kernel)
     for name in names or stages:
-        assert_within(stages[name], expected[name], single[name] + double[name],
-                      f"{name} vs float64 reference")
+        assert_within(stages[name], expected[name], bounds[name], f"{name} vs float64 reference")
     return expected
