@@ -15,7 +15,6 @@ removes its own temporary files (`stop_writes`).
 import contextlib
 import errno
 import fcntl
-import io
 import os
 import re
 import shutil
@@ -305,9 +304,9 @@ def write_bytes_atomic(path, data):
 def save_npz_atomic(path, **arrays):
     """Saves `arrays` as an uncompressed `.npz` at exactly `path`, atomically.
 
-    `np.savez` appends `.npz` to names without it; writing to a buffer first
-    keeps the user's file name as given.
+    `np.savez` appends `.npz` to names without it; given an open file it
+    keeps the user's file name as given. It writes each array in pieces,
+    so a signal is handled between them rather than after the whole file.
     """
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_bytes_atomic(path, buffer.getbuffer())
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)

@@ -56,7 +56,9 @@ def handle_signals():
 
     Only the first signal raises: later ones (a second Ctrl-C while the run
     cleans up) are ignored, so the cleanup and its message complete.
-    Signals the process was started with ignored (`nohup`) stay ignored.
+    SIGHUP stays ignored where the process was started with it ignored
+    (`nohup`); SIGINT and SIGTERM are always handled (a shell starts
+    background jobs with SIGINT ignored, yet `kill -INT` should stop them).
     Outside the main thread this does nothing. The previous handlers are
     restored on exit.
     """
@@ -74,7 +76,7 @@ def handle_signals():
     saved = {}
     for signum in HANDLED_SIGNALS:
         current = signal.getsignal(signum)
-        if current == signal.SIG_IGN:
+        if current == signal.SIG_IGN and signum == getattr(signal, "SIGHUP", None):
             continue
         saved[signum] = current
         signal.signal(signum, handler)
