@@ -185,9 +185,12 @@ def peek_image_size(path):
 
     Returns:
         `(height, width)`, or None when Pillow cannot read the header (the
-        image loader then reports the problem).
+        image loader then reports the problem). Only a regular file is
+        opened: a FIFO or a device would block or never end.
     """
     try:
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:

@@ -19,6 +19,7 @@ link (the file it points to is replaced; the link stays); a dangling link
 is refused.
 """
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -58,6 +59,10 @@ def _stat(path, follow=True):
         return os.stat(path) if follow else os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:  # cannot exist; `_check_name` says why
+            return None
+        raise
 
 
 def is_dir(path):
