@@ -8,7 +8,9 @@ rescales it so a person can read it).
 
 Several images or a folder (or any input with `--output-dir DIR`): one
 `DIR/<stem>.npz` per image with the dump arrays, a progress bar, bad files
-reported by name and skipped (exit status 1).
+reported by name and skipped (exit status 1). Each image's memory is
+planned as for a single image (`--max-memory`): a large one is tiled, one
+that cannot fit even tiled, or that runs out of memory, fails alone.
 
 One large image (e.g. 10000x10000, whose untiled run would need about
 70 GB) runs in tiles with a halo (`tf2.tiling`), exactly as untiled up to
@@ -83,9 +85,12 @@ def build_parser():
                              "when the untiled run would exceed --max-memory)")
     parser.add_argument("--max-memory", metavar="BYTES", default=None,
                         help="memory budget per image, e.g. 4G, 512M or a byte count "
-                             "(default: half of the memory available now); a larger image "
-                             "is tiled automatically, one that cannot fit even tiled is "
-                             "refused before any work")
+                             "(default: half of the memory available now, which an "
+                             "address-space or cgroup limit lowers); a larger image is "
+                             "tiled automatically (in folder mode its DIR/<stem>.npz then "
+                             "holds image, kernels and output only); one that cannot fit "
+                             "even tiled is refused before any work (in folder mode: that "
+                             "file fails)")
     parser.add_argument("--normalize", action="store_true",
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
