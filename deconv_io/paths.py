@@ -200,6 +200,18 @@ def check_free_space(folder, need, label):
                          f"free in {folder}")
 
 
+def _lookup(path, label):
+    """`(lstat, stat)` of an output path (None where absent); a dangling link is refused."""
+    try:
+        link = _stat(path, follow=False)
+        info = _stat(path)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{label}: {_reason(e)}") from None
+    if link is not None and info is None:
+        raise InputError(f"{label}: is a dangling symbolic link (to {os.readlink(path)})")
+    return link, info
+
+
 def check_output_file(path, flag, inputs=(), size=None, extra=TEMP_EXTRA_BYTES,
                       clean_stale=True):
     """Fails early, before any work, when `path` cannot be written safely.
@@ -225,15 +237,7 @@ def check_output_file(path, flag, inputs=(), size=None, extra=TEMP_EXTRA_BYTES,
         return None
     path = Path(path)
     label = f"{flag} {path}"
-    if not str(path) or str(path).endswith(os.sep):
-        raise InputError(f"{label}: expected a file path")
-    try:
-        link = _stat(path, follow=False)
-        info = _stat(path)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{label}: {_reason(e)}") from None
-    if link is not None and info is None:
-        raise InputError(f"{label}: is a dangling symbolic link (to {os.readlink(path)})")
+    link, info = _lookup(path, label)
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise InputError(f"{label}: is {describe_mode(info.st_mode)}; an output must be a "
                          "regular file or not exist yet")
@@ -288,15 +292,7 @@ def check_output_dir(folder, flag, inputs=()):
     """
     folder = Path(folder)
     label = f"{flag} {folder}"
-    if not str(folder):
-        raise InputError(f"{flag}: expected a folder, got an empty name")
-    try:
-        link = _stat(folder, follow=False)
-        info = _stat(folder)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{label}: {_reason(e)}") from None
-    if link is not None and info is None:
-        raise InputError(f"{label}: is a dangling symbolic link (to {os.readlink(folder)})")
+    _, info = _lookup(folder, label)
     if info is not None and not stat.S_ISDIR(info.st_mode):
         what = ("an input of this run" if any(g is not None and same_file(folder, g)
                                               for g in inputs) else "exists")
