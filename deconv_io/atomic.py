@@ -28,8 +28,8 @@ import numpy as np
 from deconv_io.errors import InputError
 
 __all__ = ["OutputError", "TEMP_EXTRA_BYTES", "TEMP_PATTERN", "atomic_path", "begin_run",
-           "remove_stale_temps", "save_npz_atomic", "stop_writes", "temp_name",
-           "track_temp", "write_bytes_atomic", "written_outputs"]
+           "remove_stale_temps", "save_npz_atomic", "stop_writes", "temp_folder_beside",
+           "temp_name", "write_bytes_atomic", "written_outputs"]
 
 _HEX_DIGITS = 12
 #: Names of this project's temporary files: `.NAME.<12 hex digits>.tmp`.
@@ -95,26 +95,6 @@ def _remove(path):
             shutil.rmtree(path, ignore_errors=True)
         else:
             os.unlink(path)
-
-
-@contextlib.contextmanager
-def track_temp(path):
-    """Registers a temporary file or folder of this run while it exists.
-
-    `stop_writes` removes it if the run is interrupted meanwhile.
-
-    Raises:
-        InputError: the run was already stopped (no new temporary files).
-    """
-    with _LOCK:
-        if _STOPPED:
-            raise InputError("interrupted: no further output is written")
-        _LIVE.add(str(path))
-    try:
-        yield path
-    finally:
-        with _LOCK:
-            _LIVE.discard(str(path))
 
 
 def temp_name(name):
@@ -249,12 +229,62 @@ def _output_error(path, error):
     return OutputError(error.errno, f"Cannot write {path}: {reason}")
 
 
+@contextlib.contextmanager
+def temp_folder_beside(path):
+    """A new, locked temporary folder `.NAME.<12 hex>.tmp` beside `path`.
+
+    For outputs made of several files (a checkpoint): they are written in
+    it and renamed into place by the caller. The folder is removed on exit,
+    by `stop_writes` on an interrupt, and, if the process is killed, by a
+    later run's `remove_stale_temps`.
+
+    Yields:
+        The folder, a `pathlib.Path`.
+
+    Raises:
+        OutputError: it cannot be made.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    while True:
+        tmp = parent / temp_name(path.name)
+        with _LOCK:
+            if _STOPPED:
+                raise InputError("interrupted: no further output is written")
+            try:
+                os.mkdir(tmp, 0o700)
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                continue
+            except OSError as e:
+                raise _output_error(path, e) from None
+            _LIVE.add(str(tmp))
+        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(tmp).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+        with _LOCK:
+            _LIVE.discard(str(tmp))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(fd)
+        with _LOCK:
+            _LIVE.discard(str(tmp))
+
+
 def remove_stale_temps(folder, names=None):
     """Removes temporary files that killed runs left in `folder`.
 
-    Only files named like this project's (`.NAME.<12 hex>.tmp`, see
-    `TEMP_PATTERN`) that no live process holds locked are removed; a
-    concurrent run's temporary files are left alone.
+    Only files (and `temp_folder_beside` folders) named like this
+    project's (`.NAME.<12 hex>.tmp`, see `TEMP_PATTERN`) that no live
+    process holds locked are removed; a concurrent run's temporary files
+    are left alone.
 
     Args:
         folder: the folder to clean.
@@ -272,9 +302,10 @@ def remove_stale_temps(folder, names=None):
         found = TEMP_PATTERN.match(entry.name)
         if not found or (names is not None and found["name"] not in names):
             continue
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+        if entry.is_symlink():
             continue
-        removed += _remove_if_unlocked(entry.path)
+        if entry.is_file(follow_symlinks=False) or entry.is_dir(follow_symlinks=False):
+            removed += _remove_if_unlocked(entry.path)
     return removed
 
 
@@ -285,9 +316,13 @@ def _remove_if_unlocked(path):
         return 0
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if os.stat(path).st_ino != os.fstat(fd).st_ino:
+        info = os.fstat(fd)
+        if os.lstat(path).st_ino != info.st_ino:
             return 0
-        os.unlink(path)
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
         return 1
     except OSError:  # locked by a live writer, or gone meanwhile
         return 0

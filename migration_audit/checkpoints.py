@@ -23,15 +23,13 @@ import contextlib
 import glob
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from deconv_io import KERNEL_SHAPE
-from deconv_io.atomic import OutputError, track_temp
+from deconv_io.atomic import OutputError, remove_stale_temps, temp_folder_beside
 from deconv_io.errors import InputError
 from deconv_io.paths import check_input_file, check_output_file, folder_of, is_dir, same_file
 
@@ -188,6 +186,8 @@ def check_checkpoint_destination(prefix, src_prefix):
     for suffix in (".index", _DATA_SUFFIX):
         check_output_file(f"{prefix}{suffix}", "DST", inputs=src_files, extra=0,
                           clean_stale=False)
+    # The scratch folder a killed conversion to this prefix left behind.
+    remove_stale_temps(folder_of(prefix), names={Path(prefix).name})
 
 
 def _data_files(prefix):
@@ -302,7 +302,8 @@ def tf2_checkpoint(demo):
 def save_tf2_checkpoint(demo, prefix):
     """Writes `demo`'s kernels as a TF2 checkpoint at exactly `prefix`.
 
-    The files are written under a temporary prefix in the same folder, then
+    The files are written in a temporary folder `.NAME.<12 hex>.tmp` beside
+    `prefix` (`deconv_io.atomic.temp_folder_beside`), flushed to disk, then
     renamed onto `prefix` (data files first, the `.index` last), so a failed
     write never leaves a half-written checkpoint under `prefix`.
 
@@ -312,28 +313,20 @@ def save_tf2_checkpoint(demo, prefix):
     import tensorflow as tf
 
     prefix = Path(prefix)
-    folder = folder_of(prefix)
-    try:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.", dir=folder))
-    except OSError as e:
-        raise OutputError(e.errno, f"Cannot write checkpoint {prefix}: {e.strerror}") from None
-    try:
-        with track_temp(scratch):
+    with temp_folder_beside(prefix) as scratch:
+        try:
+            tf2_checkpoint(demo).write(str(scratch / "ckpt"))
+        except tf.errors.OpError as e:
+            raise OutputError(0, f"Cannot write checkpoint {prefix}: {e.message}") from None
+        # Data files first, the .index (which makes the prefix readable) last.
+        for path in sorted(scratch.iterdir(), key=lambda p: p.name.endswith(".index")):
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+            target = f"{prefix}{path.name[len('ckpt'):]}"
             try:
-                tf2_checkpoint(demo).write(str(scratch / "ckpt"))
-            except tf.errors.OpError as e:
-                raise OutputError(0, f"Cannot write checkpoint {prefix}: {e.message}") from None
-            # Data files first, the .index (which makes the prefix readable) last.
-            for path in sorted(scratch.iterdir(), key=lambda p: p.name.endswith(".index")):
-                with open(path, "rb") as f:
-                    os.fsync(f.fileno())
-                target = f"{prefix}{path.name[len('ckpt'):]}"
-                try:
-                    os.replace(path, target)
-                except OSError as e:
-                    raise OutputError(e.errno, f"Cannot write {target}: {e.strerror}") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+                os.replace(path, target)
+            except OSError as e:
+                raise OutputError(e.errno, f"Cannot write {target}: {e.strerror}") from None
     return str(prefix)
 
 

@@ -308,3 +308,15 @@ def test_convert_checkpoint_relative_state_file_path(tf1_checkpoint, tmp_path):
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt"\n')
     assert checkpoints.checkpoint_source(tmp_path) == str(tmp_path / "model.ckpt")
     assert main(["convert-checkpoint", str(tmp_path), str(tmp_path / "out")]) == 0
+
+
+def test_convert_checkpoint_removes_the_scratch_folder_a_killed_run_left(tf1_checkpoint,
+                                                                          tmp_path):
+    prefix, _ = tf1_checkpoint
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".dst.0123456789ab.tmp"  # a conversion to out/dst killed mid-write
+    stale.mkdir()
+    (stale / "ckpt.data-00000-of-00001").write_bytes(b"half")
+    assert main(["convert-checkpoint", prefix, str(out / "dst")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["dst.data-00000-of-00001", "dst.index"]

@@ -257,3 +257,14 @@ def test_available_memory_respects_an_address_space_limit():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
     assert 0 < int(done.stdout) < 3 * 2**30, done.stderr
+
+
+def test_stale_temp_folder_removed_live_one_kept(tmp_path):
+    stale = tmp_path / ".ckpt.0123456789ab.tmp"
+    stale.mkdir()
+    (stale / "ckpt.index").write_bytes(b"half")
+    with atomic.temp_folder_beside(tmp_path / "ckpt") as live:
+        assert atomic.TEMP_PATTERN.match(live.name)
+        assert atomic.remove_stale_temps(tmp_path, names={"ckpt"}) == 1
+        assert live.is_dir() and not stale.exists()
+    assert list(tmp_path.iterdir()) == []
