@@ -95,7 +95,8 @@ def _run(args):
                                  dump_size=dump_bytes(*size) if size else None)
     if size is not None:
         check_session_memory(*size)  # from the header: refuse before decoding
-    image = load_image(image_path, max_pixels=args.max_pixels)
+    # Decoding a large image takes seconds in C: in the worker too.
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     weights = load_weights(args.weights) if args.weights is not None else None
     check_session_memory(*image.shape[:2])
     print(image.shape)  # The original's `print(images.shape)`.

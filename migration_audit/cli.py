@@ -148,7 +148,7 @@ def _run(args):
     if args.weights is not None:
         check_input_file(args.weights, "Weights file")
     report_dir = _check_report_dir(args.report, inputs=(image_path, args.weights))
-    image = load_image(image_path, max_pixels=args.max_pixels)
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     weights = load_weights(args.weights) if args.weights is not None else None
 
     # TensorFlow and matplotlib are imported only now, every input checked.

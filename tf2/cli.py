@@ -123,7 +123,8 @@ def _run_single(args, image_path):
     names = TILED_DUMP_NAMES if plan is not None and plan.tiled else DUMP_NAMES
     dump, save = check_run_paths(image_path, args.weights, args.dump, args.save,
                                  dump_size=dump_bytes(*size, names=names) if size else None)
-    image = load_image(image_path, max_pixels=args.max_pixels)
+    # Decoding a large image takes seconds in C: in the worker too.
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     plan = plan_memory(1, *image.shape[:2], tile=args.tile, budget=budget)
     weights = load_weights(args.weights) if args.weights is not None else None
     # matplotlib and TensorFlow are imported only now, every path checked.
