@@ -221,7 +221,7 @@ def one_line(message, limit=MAX_MESSAGE_CHARS):
 
 def _error_line(prog, message):
     with contextlib.suppress(OSError, ValueError):
-        print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
+        print(one_line(f"{prog}: error: {message}"), file=sys.stderr)
 
 
 def _silence_stdout():
