@@ -107,6 +107,48 @@ def temp_name(name):
     return f".{name}.{uuid.uuid4().hex[:_HEX_DIGITS]}.tmp"
 
 
+def _new_locked_temp(path, make):
+    """Makes a new temporary entry beside `path` with `make(tmp) -> fd`, locked.
+
+    A cleaner may take the entry for stale between its creation and the
+    lock: then it is gone, and another name is drawn.
+
+    Returns:
+        `(tmp, fd)`: the path, registered as alive, and a descriptor holding
+        its `flock`.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    while True:
+        tmp = folder / temp_name(path.name)
+        with _LOCK:
+            if _STOPPED:
+                raise InputError("interrupted: no further output is written")
+            try:
+                fd = make(tmp)
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                continue
+            _LIVE.add(str(tmp))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.stat(tmp).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return tmp, fd
+        os.close(fd)
+        with _LOCK:
+            _LIVE.discard(str(tmp))
+
+
+def _make_file(tmp):
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+
+def _make_folder(tmp):
+    os.mkdir(tmp, 0o700)
+    return os.open(tmp, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+
 def _create_temp_beside(path):
     """Creates an empty, new, locked temporary file in `path`'s folder.
 
@@ -117,29 +159,7 @@ def _create_temp_beside(path):
     Returns:
         `(tmp, fd)`: the temporary path and a descriptor holding its lock.
     """
-    folder = path.parent if str(path.parent) else Path(".")
-    while True:
-        tmp = folder / temp_name(path.name)
-        with _LOCK:
-            if _STOPPED:
-                raise InputError("interrupted: no further output is written")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:  # pragma: no cover - 48 random bits
-                continue
-            _LIVE.add(str(tmp))
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        # A cleaner may have taken the file for stale between its creation
-        # and the lock: then it is gone, and another name is drawn.
-        try:
-            same = os.stat(tmp).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-        with _LOCK:
-            _LIVE.discard(str(tmp))
+    tmp, fd = _new_locked_temp(path, _make_file)
     with contextlib.suppress(FileNotFoundError):
         os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
     return tmp, fd
@@ -245,30 +265,10 @@ def temp_folder_beside(path):
         OutputError: it cannot be made.
     """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    while True:
-        tmp = parent / temp_name(path.name)
-        with _LOCK:
-            if _STOPPED:
-                raise InputError("interrupted: no further output is written")
-            try:
-                os.mkdir(tmp, 0o700)
-            except FileExistsError:  # pragma: no cover - 48 random bits
-                continue
-            except OSError as e:
-                raise _output_error(path, e) from None
-            _LIVE.add(str(tmp))
-        fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.stat(tmp).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-        with _LOCK:
-            _LIVE.discard(str(tmp))
+    try:
+        tmp, fd = _new_locked_temp(path, _make_folder)
+    except OSError as e:
+        raise _output_error(path, e) from None
     try:
         yield tmp
     finally:

@@ -318,14 +318,14 @@ def run_main(body, prog):
         _error_line(prog, "not enough memory for this run (see --max-memory and "
                           "--max-pixels)")
         return 2
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        _error_line(prog, f"cannot access{where}: {e.strerror or e}")
+        return 2
     except Exception as e:
         # TensorFlow's allocation failure, without importing TensorFlow here.
         if type(e).__name__ != "ResourceExhaustedError":
             raise
         _error_line(prog, "TensorFlow ran out of memory for this run (see --max-memory "
                           "and --max-pixels)")
-        return 2
-    except OSError as e:
-        where = f" {e.filename}" if e.filename else ""
-        _error_line(prog, f"cannot access{where}: {e.strerror or e}")
         return 2
