@@ -5,6 +5,7 @@ Neither TensorFlow nor either port is imported here, so `legacy_tf1` and
 """
 
 from deconv_io.atomic import atomic_path, save_npz_atomic, write_bytes_atomic
+from deconv_io.dumps import DUMP_NAMES
 from deconv_io.display import normalize_for_display, render_picture
 from deconv_io.errors import InputError
 from deconv_io.images import (DEFAULT_MAX_PIXELS, check_image_path, default_image_path,
@@ -12,8 +13,6 @@ from deconv_io.images import (DEFAULT_MAX_PIXELS, check_image_path, default_imag
 from deconv_io.weights import (KERNEL_SHAPE, WEIGHT_NAMES, load_weights, save_weights,
                                validate_kernel)
 
-#: Arrays of a `--dump` file, in order.
-DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel", "conv1", "pool", "output")
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -1,12 +1,27 @@
 """Command-line plumbing shared by the `legacy_tf1`, `tf2` and audit CLIs."""
 
 import argparse
+import contextlib
+import errno
+import io
 import os
+import select
+import signal
+import stat
 import sys
 from pathlib import Path
 
+from deconv_io.atomic import begin_run, stop_writes
 from deconv_io.errors import InputError
-from deconv_io.images import DEFAULT_MAX_PIXELS
+from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
+from deconv_io.interrupts import Interrupted, exit_now, handle_signals, worker_abandoned
+from deconv_io.paths import check_input_file, check_output_dir, check_output_file, \
+    check_outputs_distinct
+
+__all__ = ["ArgumentParser", "add_common_arguments", "add_verbose_argument",
+           "add_weights_argument", "check_output_dir", "check_output_path", "check_run_paths",
+           "check_stdout", "import_tensorflow", "one_line", "parse_and_run", "positive_int",
+           "quiet_tensorflow", "run_main"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -134,78 +149,183 @@ def parse_and_run(parser, argv, run, prog):
     return run_main(lambda: run(args), prog)
 
 
-def check_output_path(path, flag):
+def check_output_path(path, flag, inputs=(), size=None):
     """Fails early, before any work, when `path` cannot be written.
+
+    See `deconv_io.paths.check_output_file`, which this calls.
 
     Args:
         path: the output file a flag names, or None.
         flag: the flag, for the message (e.g. "--dump").
+        inputs: the run's input files (an output may not be one of them).
+        size: the estimated size in bytes, or None.
 
     Returns:
-        `path` as a `pathlib.Path`, or None.
+        The path to write, a `pathlib.Path`, or None.
 
     Raises:
         InputError: the folder does not exist, is not a folder or is not
-            writable, or `path` is a directory.
+            writable, `path` is a directory, a device, a FIFO or a socket,
+            one of `inputs`, or its name is too long.
     """
-    if path is None:
-        return None
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{flag} {path}: is a directory, expected a file path")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise InputError(f"{flag} {path}: {parent} is not a folder")
-    if not parent.is_dir():
-        raise InputError(f"{flag} {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{flag} {path}: folder {parent} is not writable")
-    return path
+    return check_output_file(path, flag, inputs=inputs, size=size)
 
 
-def check_output_dir(folder, flag):
-    """Fails early unless `folder` is, or can be made as, a writable folder.
+def check_run_paths(image, weights, dump, save, dump_size=None):
+    """Checks a single-image run's inputs and outputs, before any work.
+
+    The one check both ports' command lines make: the image and the
+    weights file are readable files; `--dump` and `--save` can be written
+    (see `deconv_io.paths.check_output_file`), are neither input, and are
+    not the same file.
 
     Args:
-        folder: the folder a flag names (created later, after every check).
-        flag: the flag, for the message (e.g. "--output-dir").
+        image: the image path.
+        weights: the `--weights` path, or None.
+        dump, save: the `--dump` and `--save` paths, or None.
+        dump_size: the dump's estimated bytes, or None.
 
     Returns:
-        `folder` as a `pathlib.Path`.
+        `(dump, save)`: the paths to write (or None).
 
     Raises:
-        InputError: `folder` exists and is not a folder, or the folder it
-            would be made in does not exist or is not writable.
+        InputError: the first problem found.
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{flag} {folder}: exists and is not a folder")
-    parent = folder if folder.is_dir() else (folder.parent if str(folder.parent) else Path("."))
-    if not parent.is_dir():
-        raise InputError(f"{flag} {folder}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{flag} {folder}: folder {parent} is not writable")
-    return folder
+    inputs = (image, weights)
+    dump = check_output_path(dump, "--dump", inputs, size=dump_size)
+    save = check_output_path(save, "--save", inputs)
+    check_outputs_distinct({"--dump": dump, "--save": save})
+    check_image_path(image)
+    if weights is not None:
+        check_input_file(weights, "Weights file")
+    return dump, save
+
+
+#: Longest message a command line prints (a path may be 4096 bytes long).
+MAX_MESSAGE_CHARS = 1000
+
+
+def one_line(message, limit=MAX_MESSAGE_CHARS):
+    """Folds `message` onto one line of at most `limit` characters.
+
+    Example:
+    >>> one_line("a\\nb")
+    'a b'
+    """
+    message = " ".join(str(message).splitlines())
+    if len(message) > limit:
+        half = (limit - 5) // 2
+        message = f"{message[:half]} ... {message[-half:]}"
+    return message
+
+
+def _error_line(prog, message):
+    with contextlib.suppress(OSError, ValueError):
+        print(one_line(f"{prog}: error: {message}"), file=sys.stderr)
+
+
+def _silence_stdout():
+    """Points descriptor 1 at /dev/null, so the exit's flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _line_buffer_stdout():
+    """Makes each printed line reach stdout at once.
+
+    A closed pipe on stdout then fails at the first line, before any output
+    file is written, not at the exit's flush.
+    """
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        if not sys.stdout.isatty():
+            sys.stdout.reconfigure(line_buffering=True)
+
+
+def check_stdout():
+    """Raises `BrokenPipeError` when stdout is a pipe nobody reads any more.
+
+    (`python -m tf2 ... | head -c0`.) Checked before any work; a reader
+    that goes away later is caught when a line is printed.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return
+    if any(mask & select.POLLERR for _, mask in events):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def _interrupted(prog, error):
+    """Stops all writing, says what was written, returns 128 + the signal."""
+    if not isinstance(error, Interrupted):
+        error = Interrupted(signal.SIGINT)
+    written = stop_writes()
+    if written:
+        what = (f"{len(written)} output file(s) written before it are complete and kept "
+                f"(the last: {written[-1]}); nothing else was changed")
+    else:
+        what = "no output file was changed"
+    with contextlib.suppress(OSError, ValueError):
+        print(one_line(f"{prog}: interrupted by {error.name}; {what}"), file=sys.stderr)
+    status = 128 + error.signum
+    if worker_abandoned():
+        exit_now(status)
+    return status
 
 
 def run_main(body, prog):
-    """Runs `body()` and maps a user's mistakes to one stderr line and exit 2.
+    """Runs `body()` and maps every failure to one stderr line.
+
+    SIGINT, SIGTERM and SIGHUP raise `Interrupted` meanwhile (see
+    `deconv_io.interrupts`); each run starts with no temporary file alive.
 
     Args:
         body: a callable returning an exit status.
         prog: the program name to prefix messages with.
 
     Returns:
-        The exit status: body's, 2 for `InputError`, 130 on Ctrl-C.
+        The exit status: body's; 2 for `InputError`, a file system error,
+        lack of memory or a closed stdout; 128 + the signal's number when
+        interrupted (130 on Ctrl-C).
     """
+    begin_run()
     try:
-        return body()
+        with handle_signals():
+            _line_buffer_stdout()
+            check_stdout()
+            status = body()
+            sys.stdout.flush()
+            return status
+    except KeyboardInterrupt as e:
+        return _interrupted(prog, e)
+    except BrokenPipeError:
+        _silence_stdout()
+        _error_line(prog, "standard output is a closed pipe (its reader has gone)")
+        return 2
     except InputError as e:
         # One line, even when a message quotes a path or a library's text
         # with a newline in it.
-        message = " ".join(str(e).splitlines())
-        print(f"{prog}: error: {message}", file=sys.stderr)
+        _error_line(prog, e)
         return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no output file was changed", file=sys.stderr)
-        return 130
+    except MemoryError:
+        _error_line(prog, "not enough memory for this run (see --max-memory and "
+                          "--max-pixels)")
+        return 2
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        _error_line(prog, f"cannot access{where}: {e.strerror or e}")
+        return 2
+    except Exception as e:
+        # TensorFlow's allocation failure, without importing TensorFlow here.
+        if type(e).__name__ != "ResourceExhaustedError":
+            raise
+        _error_line(prog, "TensorFlow ran out of memory for this run (see --max-memory "
+                          "and --max-pixels)")
+        return 2

@@ -14,6 +14,30 @@ def normalize_for_display(hwc):
     return (hwc - low) / (high - low)
 
 
+def import_pyplot():
+    """Imports matplotlib and `matplotlib.pyplot` without their warnings.
+
+    Where matplotlib finds no writable config or cache folder (an
+    unwritable HOME or MPLCONFIGDIR) it makes a temporary one and logs a
+    warning on import; the command lines' stderr is for their own one line.
+
+    Returns:
+        The `matplotlib.pyplot` module.
+    """
+    import logging
+
+    logger = logging.getLogger("matplotlib")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import matplotlib
+        import matplotlib.pyplot as plt
+    finally:
+        logger.setLevel(level)
+    del matplotlib
+    return plt
+
+
 def choose_backend(show):
     """Selects Agg unless a window may be shown and a display exists.
 
@@ -29,6 +53,7 @@ def choose_backend(show):
     """
     import os
 
+    import_pyplot()
     import matplotlib
 
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -62,7 +87,7 @@ def render_picture(hwc, save=None, show=False, normalize=False, title=None):
         normalize: rescale to [0, 1] before drawing.
         title: optional figure title.
     """
-    import matplotlib.pyplot as plt
+    plt = import_pyplot()
 
     image = normalize_for_display(hwc) if normalize else np.asarray(hwc)
     fig, ax = plt.subplots(figsize=(image.shape[1] / 100 + 1, image.shape[0] / 100 + 1))

@@ -74,6 +74,15 @@ def check_image_path(path):
     if info.st_size == 0:
         # Also FIFOs and devices such as /dev/zero: never read them.
         raise InputError(f"Image file is empty: {path}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"Expected an image file, got a device or special file: {path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"Cannot read image {path}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"Cannot read image {path}: {e.strerror or e}") from None
     return path
 
 
@@ -169,6 +178,26 @@ def _decode(path, max_pixels):
             # Again: a GIF frame may enlarge the image while it is decoded.
             _check_size(path, im.size, max_pixels)
             return np.ascontiguousarray(_to_rgb(im, path), dtype=np.float32)
+
+
+def peek_image_size(path):
+    """An image file's `(height, width)` from its header, without decoding it.
+
+    Returns:
+        `(height, width)`, or None when Pillow cannot read the header (the
+        image loader then reports the problem). Only a regular file is
+        opened: a FIFO or a device would block or never end.
+    """
+    try:
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+    except Exception:  # noqa: BLE001 - any failure is load_image's to report
+        return None
+    return height, width
 
 
 def load_image(path, max_pixels=DEFAULT_MAX_PIXELS):

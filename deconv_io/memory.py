@@ -50,18 +50,64 @@ def _sysconf(name):
         return None
 
 
+def _address_space_left():
+    """Bytes the address-space limit (`ulimit -v`, RLIMIT_AS) still allows, or None."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit in (-1, resource.RLIM_INFINITY):
+        return None
+    used = None
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, limit - (used or 0))
+
+
+def _cgroup_memory_left():
+    """Bytes this process's cgroup (v2) may still use, or None."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as f:
+            line = next((x for x in f if x.startswith("0::")), None)
+        if line is None:
+            return None
+        base = "/sys/fs/cgroup" + line.strip()[3:]
+        with open(f"{base}/memory.max", encoding="ascii") as f:
+            text = f.read().strip()
+        if text == "max":
+            return None
+        with open(f"{base}/memory.current", encoding="ascii") as f:
+            current = int(f.read().strip())
+        return max(0, int(text) - current)
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
 def available_memory():
     """The memory the system can give this process now, in bytes.
 
     `MemAvailable` of /proc/meminfo (Linux), else the free physical pages
-    `os.sysconf` reports, else None.
+    `os.sysconf` reports; lowered to what an address-space limit
+    (`ulimit -v`) or a cgroup memory limit still allows; None when nothing
+    can be read.
 
     Example:
     >>> available_memory() > 0
     True
     """
     value = _meminfo("MemAvailable")
-    return value if value is not None else _sysconf("SC_AVPHYS_PAGES")
+    value = value if value is not None else _sysconf("SC_AVPHYS_PAGES")
+    for limit in (_address_space_left(), _cgroup_memory_left()):
+        if limit is not None:
+            value = limit if value is None else min(value, limit)
+    return value
 
 
 def total_memory():

@@ -10,6 +10,7 @@ import numpy as np
 
 from deconv_io.atomic import save_npz_atomic
 from deconv_io.errors import InputError
+from deconv_io.paths import check_input_file, is_dir
 
 #: Shape of both kernels in the demo: conv [k, k, in, out], deconv [k, k, out, in].
 KERNEL_SHAPE = (3, 3, 3, 64)
@@ -106,12 +107,14 @@ def load_weights(path):
             repeated arrays, wrong shape, dtype, or non-finite values.
     """
     path = Path(path)
-    if path.is_dir():
+    if is_dir(path):
         raise InputError(f"Expected a weights file, got a directory: {path}")
-    if not path.is_file():
-        raise InputError(f"Weights file not found: {path}")
-    with open(path, "rb") as f:
-        magic = f.read(6)
+    check_input_file(path, "Weights file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise InputError(f"Cannot read weights file {path}: {e.strerror or e}") from None
     if not magic.startswith(b"PK\x03\x04"):
         what = " is a single .npy array" if magic == b"\x93NUMPY" else ""
         raise InputError(f"Not an .npz weights file (expected a zip archive): {path}{what}")

@@ -11,11 +11,16 @@ session's memory and refuses, with one line suggesting `python -m tf2`
 than being killed by the system for lack of memory.
 """
 
+from pathlib import Path
+
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
+from deconv_io.cli import ArgumentParser, add_common_arguments, check_run_paths, \
     import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.dumps import dump_bytes
 from deconv_io.errors import InputError
+from deconv_io.images import peek_image_size
+from deconv_io.interrupts import run_interruptible
 from deconv_io.memory import available_memory
 
 __all__ = ["PROG", "SESSION_BYTES_PER_PIXEL", "build_parser", "check_session_memory", "main"]
@@ -84,23 +89,30 @@ def build_parser():
 
 def _run(args):
     quiet_tensorflow(args.verbose)
-    from deconv_io.display import choose_backend
-
-    show = choose_backend(args.show)
-    dump = check_output_path(args.dump, "--dump")
-    save = check_output_path(args.save, "--save")
-    if dump is not None and save is not None and dump.resolve() == save.resolve():
-        raise InputError(f"--dump and --save name the same file: {dump}")
-    image = load_image(args.image or default_image_path(), max_pixels=args.max_pixels)
+    image_path = Path(args.image) if args.image else default_image_path()
+    size = peek_image_size(image_path)
+    dump, save = check_run_paths(image_path, args.weights, args.dump, args.save,
+                                 dump_size=dump_bytes(*size) if size else None)
+    if size is not None:
+        check_session_memory(*size)  # from the header: refuse before decoding
+    # Decoding a large image takes seconds in C: in the worker too.
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     weights = load_weights(args.weights) if args.weights is not None else None
     check_session_memory(*image.shape[:2])
     print(image.shape)  # The original's `print(images.shape)`.
 
-    # TensorFlow is imported only now, after every input has been checked.
+    # matplotlib and TensorFlow are imported only now, every path checked.
+    # Pixels are fed as stored: an EXIF orientation tag is ignored, as the
+    # original's `np.asarray(Image.open(path))` ignored it.
+    from deconv_io.display import choose_backend
+
+    show = choose_backend(args.show)
     import_tensorflow()
     from legacy_tf1.graph import run_session
 
-    results = run_session(image, seed=args.seed, weights=weights, verbose=args.verbose)
+    # In a worker thread, so that a signal stops the run during session.run.
+    results = run_interruptible(run_session, image, seed=args.seed, weights=weights,
+                                verbose=args.verbose)
     pool_shape = list(results["pool"].shape)
     print(pool_shape)  # The original's `print(shape_)` and `print('pool:', ...)`.
     print("pool:", tuple(pool_shape))

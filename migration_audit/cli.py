@@ -25,12 +25,14 @@ from pathlib import Path
 
 from deconv_io import default_image_path, load_image, load_weights
 from deconv_io.cli import ArgumentParser, add_verbose_argument, add_weights_argument, \
-    check_output_dir, check_output_path, import_tensorflow, parse_and_run, positive_int, \
-    quiet_tensorflow
+    import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.errors import InputError
+from deconv_io.images import check_image_path
+from deconv_io.interrupts import run_interruptible
+from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
 
-__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "MATRIX", "PROG", "build_convert_parser", "build_parser",
-           "main"]
+__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "MATRIX", "PROG", "build_convert_parser",
+           "build_parser", "check_report_dir", "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
@@ -96,19 +98,24 @@ def build_convert_parser():
                         help="the TF1 checkpoint prefix (beside SRC.index), or a folder with "
                              "a 'checkpoint' file")
     parser.add_argument("dst", metavar="DST",
-                        help="the TF2 checkpoint prefix to write (DST.index and DST.data-*)")
+                        help="the TF2 checkpoint prefix to write: DST.index and "
+                             "DST.data-00000-of-00001 (an existing checkpoint there is "
+                             "replaced, the .index last). An existing folder gets DST/ckpt "
+                             "inside it; an empty DST, a DST ending in / that is not a "
+                             "folder, or files of DST that are folders, devices or SRC's "
+                             "own are refused")
     add_verbose_argument(parser)
     return parser
 
 
-def _check_report_dir(folder):
-    """Fails early unless DIR is, or can be made as, a writable folder."""
+def check_report_dir(folder, inputs=(), names=_REPORT_FILES):
+    """Fails early unless `--report DIR` is, or can be made as, a folder for `names`."""
     if folder is None:
         return None
-    check_output_dir(folder, "--report")
-    for name in _REPORT_FILES:
-        if (folder / name).is_dir():
-            raise InputError(f"--report {folder}: {folder / name} is a directory")
+    folder = check_output_dir(folder, "--report", inputs=inputs)
+    if is_dir(folder):
+        for name in names:
+            check_output_file(folder / name, "--report", inputs=inputs)
     return folder
 
 
@@ -145,9 +152,11 @@ def _run(args):
     quiet_tensorflow(args.verbose)
     if args.seed is not None and not 0 <= args.seed <= _MAX_SEED:
         raise InputError(f"--seed must be in [0, 2**63 - 1]. Received: {args.seed}")
-    report_dir = _check_report_dir(args.report)
-    image_path = Path(args.image) if args.image else default_image_path()
-    image = load_image(image_path, max_pixels=args.max_pixels)
+    image_path = check_image_path(Path(args.image) if args.image else default_image_path())
+    if args.weights is not None:
+        check_input_file(args.weights, "Weights file")
+    report_dir = check_report_dir(args.report, inputs=(image_path, args.weights))
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     weights = load_weights(args.weights) if args.weights is not None else None
 
     # TensorFlow and matplotlib are imported only now, every input checked.
@@ -160,7 +169,8 @@ def _run(args):
         report_dict, write_report_json, write_report_png
 
     env = environment()
-    result = run_audit(image, seed=args.seed, weights=weights)
+    # In a worker thread, so that a signal stops the audit mid-computation.
+    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights)
     kernels = (f"from {args.weights}" if weights is not None
                else f"drawn by tf1_session (seed={args.seed})")
     print(environment_line(env))
@@ -178,13 +188,18 @@ def _run(args):
 
 def _convert(args):
     quiet_tensorflow(args.verbose)
-    check_output_path(Path(f"{args.dst}.index"), "DST")
+    from migration_audit.checkpoints import check_checkpoint_destination, \
+        checkpoint_destination, checkpoint_source
+
+    dst = checkpoint_destination(args.dst)
+    src = checkpoint_source(args.src)
+    check_checkpoint_destination(dst, src)
     import_tensorflow()
     from migration_audit.checkpoints import IMAGE_VARIABLE, TF1_NAMES, convert_tf1_to_tf2
 
-    found = convert_tf1_to_tf2(args.src, args.dst)
+    found = convert_tf1_to_tf2(src, dst)
     mapping = ", ".join(f"{tf1} -> {name}" for name, tf1 in TF1_NAMES.items())
-    print(f"converted {found.prefix} -> {args.dst}: {mapping} (float32 [3, 3, 3, 64])")
+    print(f"converted {found.prefix} -> {dst}: {mapping} (float32 [3, 3, 3, 64])")
     for name, (shape, dtype) in found.ignored.items():
         why = ("the original's image variable; the TF2 module takes the image as input"
                if name == IMAGE_VARIABLE else "not a variable of the TF2 module")

@@ -41,9 +41,10 @@ import numpy as np
 
 from deconv_io import KERNEL_SHAPE, default_image_path, load_image, load_weights
 from deconv_io.atomic import write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_weights_argument, check_output_dir, \
-    parse_and_run, positive_int
+from deconv_io.cli import ArgumentParser, add_weights_argument, parse_and_run, positive_int
 from deconv_io.errors import InputError
+from deconv_io.images import check_image_path
+from deconv_io.paths import check_input_file
 from migration_audit.bounds import demo_bounds, error_over_bound, pair_bound
 
 __all__ = ["Configuration", "configurations", "kernels_for", "main", "run_matrix"]
@@ -317,13 +318,17 @@ def _thread_counts(text):
 
 
 def _run(args):
+    from migration_audit.cli import check_report_dir
     from migration_audit.report import cpu_fingerprint
 
     if not 0 <= args.seed < 2**63:
         raise InputError(f"--seed must be in [0, 2**63 - 1]. Received: {args.seed}")
     counts = _thread_counts(args.threads)
-    report_dir = check_output_dir(args.report, "--report") if args.report else None
-    image_path = Path(args.image) if args.image else default_image_path()
+    image_path = check_image_path(Path(args.image) if args.image else default_image_path())
+    if args.weights is not None:
+        check_input_file(args.weights, "Weights file")
+    report_dir = check_report_dir(args.report, inputs=(image_path, args.weights),
+                                  names=("matrix.json",))
     image = load_image(image_path, max_pixels=args.max_pixels)
     kernels = kernels_for(args.seed, args.dense_deconv)
     if args.weights is not None:

@@ -248,3 +248,75 @@ def test_convert_checkpoint_subprocess_exit_status(tmp_path):
 def test_doctests():
     result = doctest.testmod(checkpoints)
     assert result.failed == 0 and result.attempted >= 1
+
+
+# --- the DST contract (issue 13) ----------------------------------------------------
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_convert_checkpoint_into_an_existing_folder_writes_ckpt_inside(tf1_checkpoint, tmp_path,
+                                                                        capsys, slash):
+    prefix, results = tf1_checkpoint
+    folder = tmp_path / "converted"
+    folder.mkdir()
+    assert main(["convert-checkpoint", prefix, f"{folder}{slash}"]) == 0
+    assert capsys.readouterr().out.startswith(f"converted {prefix} -> {folder / 'ckpt'}: ")
+    assert sorted(p.name for p in folder.iterdir()) == ["ckpt.data-00000-of-00001",
+                                                        "ckpt.index"]
+    assert not Path(f"{folder}.index").exists()  # not beside the folder
+    demo = DeconvDemo(seed=99)
+    tf2_checkpoint(demo).read(str(folder / "ckpt")).assert_consumed()
+    np.testing.assert_array_equal(results["output"], demo(IMAGE)["output"].numpy())
+
+
+def test_convert_checkpoint_replaces_an_existing_checkpoint(tf1_checkpoint, tmp_path):
+    prefix, results = tf1_checkpoint
+    dst = tmp_path / "dst"
+    save_tf2_checkpoint(DeconvDemo(seed=5), dst)
+    assert main(["convert-checkpoint", prefix, str(dst)]) == 0
+    demo = DeconvDemo(seed=99)
+    tf2_checkpoint(demo).read(str(dst)).assert_consumed()
+    np.testing.assert_array_equal(results["output"], demo(IMAGE)["output"].numpy())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
+
+
+@pytest.mark.parametrize("dst, message", [
+    ("", "DST is empty: expected a checkpoint prefix such as out/ckpt"),
+    ("{t}/nowhere/", "DST {t}/nowhere/: folder {t}/nowhere does not exist"),
+])
+def test_convert_checkpoint_refuses_empty_and_missing_folder_dst(tf1_checkpoint, tmp_path,
+                                                                 capsys, dst, message):
+    prefix, _ = tf1_checkpoint
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["convert-checkpoint", prefix, dst.format(t=tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"migration_audit: error: {message.format(t=tmp_path)}")
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_convert_checkpoint_garbage_state_file_is_one_clear_line(tf1_checkpoint, tmp_path,
+                                                                 capsys):
+    (tmp_path / "checkpoint").write_text("garbage {{{\n")
+    assert main(["convert-checkpoint", str(tmp_path), str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"migration_audit: error: The 'checkpoint' file in {tmp_path} is not a checkpoint "
+        "state (no model_checkpoint_path line)\n")
+
+
+def test_convert_checkpoint_relative_state_file_path(tf1_checkpoint, tmp_path):
+    prefix, _ = tf1_checkpoint
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt"\n')
+    assert checkpoints.checkpoint_source(tmp_path) == str(tmp_path / "model.ckpt")
+    assert main(["convert-checkpoint", str(tmp_path), str(tmp_path / "out")]) == 0
+
+
+def test_convert_checkpoint_removes_the_scratch_folder_a_killed_run_left(tf1_checkpoint,
+                                                                          tmp_path):
+    prefix, _ = tf1_checkpoint
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".dst.0123456789ab.tmp"  # a conversion to out/dst killed mid-write
+    stale.mkdir()
+    (stale / "ckpt.data-00000-of-00001").write_bytes(b"half")
+    assert main(["convert-checkpoint", prefix, str(out / "dst")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["dst.data-00000-of-00001", "dst.index"]

@@ -117,7 +117,7 @@ def test_run_main_ctrl_c_is_130(capsys):
         raise KeyboardInterrupt
     assert run_main(body, "demo") == 130
     assert one_line(capsys.readouterr().err) == (
-        "demo: interrupted; no output file was changed\n")
+        "demo: interrupted by SIGINT; no output file was changed\n")
 
 
 def test_run_main_lets_a_bug_raise():

@@ -164,13 +164,27 @@ def test_batch_matches_single_image_dump_bit_for_bit(folder, tmp_path):
 
 def test_skip_existing_leaves_existing_dumps_alone(folder, tmp_path, capsys):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "a.npz").write_bytes(b"mine")
+    assert main([str(folder), "--output-dir", str(out)]) == 0
+    mine = (out / "a.npz").read_bytes()
+    (out / "b.npz").unlink()
+    # Without --seed each run draws other kernels: a rewritten a.npz would differ.
     assert main([str(folder), "--output-dir", str(out), "--skip-existing"]) == 0
-    assert (out / "a.npz").read_bytes() == b"mine"
+    assert (out / "a.npz").read_bytes() == mine
     assert sorted(p.name for p in out.iterdir()) == ["a.npz", "b.npz"]
     assert "1 written, 1 skipped (existing), 0 failed" in capsys.readouterr().out
     assert main([str(folder), "--output-dir", str(out)]) == 0  # without: rewritten
+    assert (out / "a.npz").read_bytes() != mine
+    assert list(_load(out / "a.npz")) == list(DUMP_NAMES)
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[:100], lambda b: b"mine",
+                                    lambda b: b[:len(b) // 2]])
+def test_skip_existing_redoes_a_truncated_or_foreign_dump(damage, folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(folder), "--output-dir", str(out)]) == 0
+    (out / "a.npz").write_bytes(damage((out / "a.npz").read_bytes()))
+    assert main([str(folder), "--output-dir", str(out), "--skip-existing"]) == 0
+    assert "1 written, 1 skipped (existing), 0 failed" in capsys.readouterr().out
     assert list(_load(out / "a.npz")) == list(DUMP_NAMES)
 
 

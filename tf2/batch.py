@@ -11,7 +11,10 @@ The path helpers here do not import TensorFlow, so a command line can check
 its inputs before TensorFlow is loaded.
 """
 
+import contextlib
 import dataclasses
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -19,10 +22,13 @@ import numpy as np
 from PIL import Image
 
 from deconv_io import DUMP_NAMES, load_image, save_npz_atomic
+from deconv_io.atomic import remove_stale_temps
+from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes, dump_is_complete
 from deconv_io.errors import InputError
-from deconv_io.images import DEFAULT_MAX_PIXELS
+from deconv_io.images import DEFAULT_MAX_PIXELS, peek_image_size
+from deconv_io.paths import check_free_space, describe_mode, is_dir
 
-__all__ = ["BatchResult", "check_unique_stems", "dump_path", "expand_inputs", "image_files",
+__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "dump_path", "expand_inputs", "image_files",
            "run_batch"]
 
 
@@ -45,10 +51,15 @@ def image_files(folder):
     ['timg.jpg']
     """
     extensions = {ext.lower() for ext in Image.registered_extensions()}
-    return sorted(
-        p for p in Path(folder).iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in extensions
-    )
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(
+                Path(e.path) for e in entries
+                if not e.name.startswith(".") and Path(e.name).suffix.lower() in extensions
+                and e.is_file()
+            )
+    except OSError as e:
+        raise InputError(f"Cannot list folder {folder}: {e.strerror or e}") from None
 
 
 def expand_inputs(inputs):
@@ -67,20 +78,60 @@ def expand_inputs(inputs):
     paths, seen = [], set()
     for item in inputs:
         item = Path(item)
-        if item.is_dir():
+        try:
+            info = os.stat(item)
+        except (FileNotFoundError, NotADirectoryError):
+            raise InputError(f"Image or folder not found: {item}") from None
+        except (OSError, ValueError) as e:
+            raise InputError(f"Cannot access {item}: {getattr(e, 'strerror', None) or e}") \
+                from None
+        if stat.S_ISDIR(info.st_mode):
             found = image_files(item)
             if not found:
                 raise InputError(f"Folder {item} holds no image files")
-        elif item.exists():
-            found = [item]
         else:
-            raise InputError(f"Image or folder not found: {item}")
+            found = [item]
         for path in found:
             key = path.resolve()
             if key not in seen:
                 seen.add(key)
                 paths.append(path)
     return paths
+
+
+def check_batch_outputs(paths, output_dir, weights=None):
+    """Refuses, before any work, a batch whose outputs cannot be written safely.
+
+    Every `output_dir/<stem>.npz` that exists must be a regular file and
+    none of the run's inputs (an image given by name, or the weights file).
+    Temporary files that a killed run left in `output_dir` are removed.
+
+    Raises:
+        InputError: naming the first bad output.
+    """
+    output_dir = Path(output_dir)
+    if not is_dir(output_dir):
+        return
+    inputs = {}
+    for path in [*paths, weights]:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            info = os.stat(path)
+            inputs[(info.st_dev, info.st_ino)] = path
+    for path in paths:
+        out = dump_path(output_dir, path)
+        try:
+            info = os.stat(out)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as e:
+            raise InputError(f"--output-dir: cannot access {out}: {e.strerror}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"--output-dir: {out} is {describe_mode(info.st_mode)}; an "
+                             "output must be a regular file or not exist yet")
+        given = inputs.get((info.st_dev, info.st_ino))
+        if given is not None:
+            raise InputError(f"--output-dir: {out} is an input of this run ({given})")
+    remove_stale_temps(output_dir)
 
 
 def dump_path(output_dir, image_path):
@@ -118,38 +169,90 @@ class BatchResult:
         return 1 if self.failed else 0
 
 
-def _decoded(paths, max_pixels):
+def _decoded(paths, max_pixels, refused):
     """Yields (index, image, error) for each path; never raises InputError.
 
     A bad file must not end the `tf.data` iteration, so its error travels as
-    data (with an empty image) and is reported by the consumer.
+    data (with an empty image) and is reported by the consumer. Files whose
+    size the memory plan refused (`refused`: index -> message) are not
+    decoded.
     """
     empty = np.zeros((0, 0, 3), np.float32)
     for index, path in enumerate(paths):
+        if index in refused:
+            yield index, empty, refused[index]
+            continue
         try:
             yield index, load_image(path, max_pixels=max_pixels), ""
         except InputError as e:
             yield index, empty, str(e)
 
 
+def _plans(paths, budget):
+    """Each image's memory plan from its header (as single-image mode makes it).
+
+    Returns:
+        `(plans, refused)`: index -> `MemoryPlan` for the images whose
+        header gives a size, and index -> message for those refused.
+    """
+    from tf2.tiling import plan_memory
+
+    plans, refused = {}, {}
+    for index, path in enumerate(paths):
+        size = peek_image_size(path)
+        if size is None:
+            continue  # load_image reports what is wrong with the file
+        try:
+            plans[index] = plan_memory(1, *size, budget=budget)
+        except InputError as e:
+            refused[index] = str(e)
+    return plans, refused
+
+
+def _compute(demo, images, plan):
+    """The dump arrays of one image: tiled (output only) when the plan says so."""
+    from tf2.tiling import run_tiled
+
+    if plan is not None and plan.tiled:
+        return {"output": run_tiled(demo, images.numpy(), plan.tile, path="fast")}
+    return {k: v.numpy() for k, v in demo.stages(images).items()}
+
+
+def _is_done(output_dir, path, skip_existing):
+    if not skip_existing:
+        return False
+    out = dump_path(output_dir, path)
+    if not out.is_file():
+        return False
+    size = peek_image_size(path)
+    return dump_is_complete(out, *(size or (None, None)))
+
+
 def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_existing=False,
-              progress=None, prog="tf2"):
+              progress=None, prog="tf2", budget=None):
     """Runs the demo on each image and writes `output_dir/<stem>.npz`.
 
     Each `.npz` holds the dump arrays (`image` 4-D, `conv_kernel`,
-    `deconv_kernel`, `conv1`, `pool`, `output`), written atomically. A bad
-    file (or one that cannot be written) is reported by name on stderr and
-    skipped; the others go on.
+    `deconv_kernel`, `conv1`, `pool`, `output`), written atomically. Each
+    image's memory is planned as in single-image mode (`tf2.tiling.
+    plan_memory`): one too large for the untiled run is computed in tiles
+    and its `.npz` holds `image`, the kernels and `output` only. A bad
+    file, one that cannot fit even tiled, runs out of memory, or cannot be
+    written is reported by name on stderr and skipped; the others go on.
 
     Args:
         demo: a `tf2.DeconvDemo`.
         paths: image files (see `expand_inputs`); their stems must be unique.
         output_dir: an existing folder.
         max_pixels: refuse larger images (see `deconv_io.load_image`).
-        skip_existing: leave images whose `.npz` exists alone.
+        skip_existing: leave images whose `.npz` exists and holds the
+            expected arrays alone (`deconv_io.dumps.dump_is_complete`); a
+            truncated or damaged one is redone.
         progress: show a tqdm bar on stderr: True, False, or None (only when
             stderr is a terminal).
         prog: prefix of the messages.
+        budget: memory budget per image in bytes; None: half the memory
+            available.
 
     Returns:
         A `BatchResult`.
@@ -162,38 +265,49 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
 
     paths = [Path(p) for p in paths]
     check_unique_stems(paths)
-    todo = [p for p in paths if not (skip_existing and dump_path(output_dir, p).exists())]
+    todo = [p for p in paths if not _is_done(output_dir, p, skip_existing)]
     skipped = len(paths) - len(todo)
+    plans, refused = _plans(todo, budget)
     kernels = {"conv_kernel": demo.conv_kernel.numpy(),
                "deconv_kernel": demo.deconv_kernel.numpy()}
     dataset = tf.data.Dataset.from_generator(
-        lambda: _decoded(todo, max_pixels),
+        lambda: _decoded(todo, max_pixels, refused),
         output_signature=(
             tf.TensorSpec((), tf.int64),
             tf.TensorSpec((None, None, 3), tf.float32),
             tf.TensorSpec((), tf.string),
         ),
-    ).prefetch(tf.data.AUTOTUNE)
+    ).prefetch(1)
 
     written, failed = 0, []
     disable = None if progress is None else not progress  # None: only on a terminal
     with tqdm(total=len(todo), unit="image", file=sys.stderr, disable=disable,
               leave=False) as bar:
         for index, image, error in dataset:
-            path = todo[int(index)]
+            index = int(index)
+            path = todo[index]
             message = error.numpy().decode()
             if not message:
+                out = dump_path(output_dir, path)
                 try:
+                    plan = plans.get(index)
+                    names = TILED_DUMP_NAMES if plan is not None and plan.tiled else DUMP_NAMES
+                    check_free_space(output_dir, dump_bytes(*image.shape[:2], names=names),
+                                     str(out))
                     images = tf.expand_dims(image, 0)
-                    stages = {k: v.numpy() for k, v in demo.stages(images).items()}
+                    stages = _compute(demo, images, plan)
                     arrays = {"image": images.numpy(), **kernels, **stages}
-                    save_npz_atomic(dump_path(output_dir, path),
-                                    **{name: arrays[name] for name in DUMP_NAMES})
+                    save_npz_atomic(out, **{n: arrays[n] for n in DUMP_NAMES if n in arrays})
                     written += 1
-                except OSError as e:
-                    message = f"Cannot write {dump_path(output_dir, path)}: {e}"
+                except InputError as e:  # OutputError too: disk full, a size limit
+                    message = str(e)
+                except MemoryError:
+                    message = "not enough memory for this image (see --max-memory)"
+                except tf.errors.ResourceExhaustedError:
+                    message = "TensorFlow ran out of memory for this image (see --max-memory)"
             if message:
                 failed.append(path)
-                tqdm.write(f"{prog}: skipped {path}: {message}", file=sys.stderr)
+                tqdm.write(f"{prog}: skipped {path}: {' '.join(message.splitlines())}",
+                           file=sys.stderr)
             bar.update(1)
     return BatchResult(written=written, skipped=skipped, failed=tuple(failed))

@@ -8,7 +8,9 @@ rescales it so a person can read it).
 
 Several images or a folder (or any input with `--output-dir DIR`): one
 `DIR/<stem>.npz` per image with the dump arrays, a progress bar, bad files
-reported by name and skipped (exit status 1).
+reported by name and skipped (exit status 1). Each image's memory is
+planned as for a single image (`--max-memory`): a large one is tiled, one
+that cannot fit even tiled, or that runs out of memory, fails alone.
 
 One large image (e.g. 10000x10000, whose untiled run would need about
 70 GB) runs in tiles with a halo (`tf2.tiling`), exactly as untiled up to
@@ -28,9 +30,13 @@ from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_dir, \
-    check_output_path, import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, check_run_paths, \
+    import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
+from deconv_io.images import peek_image_size
+from deconv_io.interrupts import run_interruptible
+from deconv_io.paths import check_input_file, check_output_dir, is_dir
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -69,7 +75,8 @@ def build_parser():
                              "each image; bad files are reported and skipped (exit 1)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="with --output-dir: leave images whose DIR/<stem>.npz "
-                             "already exists alone")
+                             "already exists and holds the expected arrays alone (a "
+                             "truncated or damaged one is redone)")
     parser.add_argument("--tile", type=_even_tile, default=None, metavar="N",
                         help="single image: compute the output in NxN tiles (N even) with "
                              "a halo, equal to the untiled output up to float32 rounding, "
@@ -77,10 +84,13 @@ def build_parser():
                              "holds image, kernels and output only (default: tiles only "
                              "when the untiled run would exceed --max-memory)")
     parser.add_argument("--max-memory", metavar="BYTES", default=None,
-                        help="single image: memory budget, e.g. 4G, 512M or a byte count "
-                             "(default: half of the memory available now); a larger image "
-                             "is tiled automatically, one that cannot fit even tiled is "
-                             "refused before any work")
+                        help="memory budget per image, e.g. 4G, 512M or a byte count "
+                             "(default: half of the memory available now, which an "
+                             "address-space or cgroup limit lowers); a larger image is "
+                             "tiled automatically (in folder mode its DIR/<stem>.npz then "
+                             "holds image, kernels and output only); one that cannot fit "
+                             "even tiled is refused before any work (in folder mode: that "
+                             "file fails)")
     parser.add_argument("--normalize", action="store_true",
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
@@ -105,19 +115,19 @@ def _make_demo(seed, weights):
 def _run_single(args, image_path):
     if args.skip_existing:
         raise InputError("--skip-existing applies only with --output-dir")
-    dump = check_output_path(args.dump, "--dump")
-    save = check_output_path(args.save, "--save")
-    if dump is not None and save is not None and dump.resolve() == save.resolve():
-        raise InputError(f"--dump and --save name the same file: {dump}")
-    from tf2.tiling import parse_bytes, peek_image_size, plan_memory
+    from tf2.tiling import parse_bytes, plan_memory
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
     size = peek_image_size(image_path)  # from the header: refuse before decoding
-    if size is not None:
-        plan_memory(1, *size, tile=args.tile, budget=budget)
-    image = load_image(image_path, max_pixels=args.max_pixels)
+    plan = plan_memory(1, *size, tile=args.tile, budget=budget) if size else None
+    names = TILED_DUMP_NAMES if plan is not None and plan.tiled else DUMP_NAMES
+    dump, save = check_run_paths(image_path, args.weights, args.dump, args.save,
+                                 dump_size=dump_bytes(*size, names=names) if size else None)
+    # Decoding a large image takes seconds in C: in the worker too.
+    image = run_interruptible(load_image, image_path, max_pixels=args.max_pixels)
     plan = plan_memory(1, *image.shape[:2], tile=args.tile, budget=budget)
     weights = load_weights(args.weights) if args.weights is not None else None
+    # matplotlib and TensorFlow are imported only now, every path checked.
     from deconv_io.display import choose_backend
 
     show = choose_backend(args.show)
@@ -129,7 +139,9 @@ def _run_single(args, image_path):
     if plan.tiled:
         stages = {"output": _run_tiled(demo, images, plan, image_path, dump)}
     else:
-        stages = {name: t.numpy() for name, t in demo.stages(images).items()}
+        # In a worker thread, so that a signal stops the run mid-computation.
+        stages = run_interruptible(
+            lambda: {name: t.numpy() for name, t in demo.stages(images).items()})
         print(f"{image_path}: image {tuple(images.shape)} -> output {stages['output'].shape}")
     if dump is not None:
         arrays = {"image": images, **kernels, **stages}
@@ -145,7 +157,7 @@ def _run_tiled(demo, images, plan, image_path, dump):
 
     rows, cols = plan.tile
     count = tile_count(*images.shape[1:3], plan.tile)
-    output = run_tiled(demo, images, plan.tile, path="fast")
+    output = run_interruptible(run_tiled, demo, images, plan.tile, path="fast")
     print(f"{image_path}: image {tuple(images.shape)} -> output {output.shape} in {count} "
           f"tiles of {rows}x{cols} (untiled would need about {format_bytes(plan.untiled)}; "
           f"budget {format_bytes(plan.budget)})")
@@ -161,32 +173,38 @@ def _run_batch(args, inputs):
                          "(one DIR/<stem>.npz per image)")
     single_only = [flag for flag, given in (("--dump", args.dump), ("--save", args.save),
                                              ("--show", args.show), ("--normalize", args.normalize),
-                                             ("--tile", args.tile),
-                                             ("--max-memory", args.max_memory))
+                                             ("--tile", args.tile))
                    if given]
     if single_only:
         raise InputError(f"{', '.join(single_only)}: only for a single image; with several "
                          "images or --output-dir each image's arrays go to DIR/<stem>.npz")
-    from tf2.batch import check_unique_stems, expand_inputs, run_batch
+    from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
+    from tf2.tiling import parse_bytes
 
-    check_output_dir(args.output_dir, "--output-dir")
+    budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
+    if args.weights is not None:
+        check_input_file(args.weights, "Weights file")
+    output_dir = check_output_dir(args.output_dir, "--output-dir", inputs=(args.weights,))
     paths = expand_inputs(inputs)
     check_unique_stems(paths)
+    check_batch_outputs(paths, output_dir, weights=args.weights)
     weights = load_weights(args.weights) if args.weights is not None else None
 
     demo = _make_demo(args.seed, weights)
-    args.output_dir.mkdir(exist_ok=True)
-    result = run_batch(demo, paths, args.output_dir, max_pixels=args.max_pixels,
-                       skip_existing=args.skip_existing, prog=PROG)
+    output_dir.mkdir(exist_ok=True)
+    # In a worker thread, so that a signal stops the batch mid-image.
+    result = run_interruptible(run_batch, demo, paths, output_dir,
+                               max_pixels=args.max_pixels, skip_existing=args.skip_existing,
+                               prog=PROG, budget=budget)
     print(f"{PROG}: {result.written} written, {result.skipped} skipped (existing), "
-          f"{len(result.failed)} failed, in {args.output_dir}")
+          f"{len(result.failed)} failed, in {output_dir}")
     return result.exit_status
 
 
 def _run(args):
     quiet_tensorflow(args.verbose)
     inputs = [Path(p) for p in args.inputs] or [default_image_path()]
-    if args.output_dir is not None or len(inputs) > 1 or inputs[0].is_dir():
+    if args.output_dir is not None or len(inputs) > 1 or is_dir(inputs[0]):
         return _run_batch(args, inputs)
     return _run_single(args, inputs[0])
 

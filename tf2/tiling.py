@@ -48,6 +48,7 @@ import re
 import numpy as np
 
 from deconv_io.errors import InputError
+from deconv_io.images import peek_image_size
 from deconv_io.memory import available_memory
 
 __all__ = [
@@ -273,23 +274,6 @@ def plan_memory(batch, height, width, tile=None, budget=None):
     tile = (side, side)
     return MemoryPlan(tile=tile, estimate=_tiled_bytes(batch, height, width, tile),
                       untiled=untiled, budget=budget)
-
-
-def peek_image_size(path):
-    """An image file's `(height, width)` from its header, without decoding it.
-
-    Returns:
-        `(height, width)`, or None when Pillow cannot read the header (the
-        image loader then reports the problem).
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except Exception:  # noqa: BLE001 - any failure is load_image's to report
-        return None
-    return height, width
 
 
 def halo_window(start, stop, size):
