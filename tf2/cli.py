@@ -91,6 +91,11 @@ def build_parser():
                              "holds image, kernels and output only); one that cannot fit "
                              "even tiled is refused before any work (in folder mode: that "
                              "file fails)")
+    parser.add_argument("--fast-path", choices=("auto", "window", "xla"), default=None,
+                        help="the implementation of the output-only path (tiles): measured "
+                             "per input shape where a shape repeats (auto), or forced "
+                             "(default: $DECONV_FAST_PATH, else auto); --verbose prints "
+                             "each choice")
     parser.add_argument("--normalize", action="store_true",
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
@@ -98,18 +103,20 @@ def build_parser():
     return parser
 
 
-def _make_demo(seed, weights):
+def _make_demo(args, weights):
     """Imports TensorFlow (only now) and builds the module."""
     tf = import_tensorflow()
 
     from tf2.demo import DeconvDemo
 
-    if seed is not None:
-        tf.random.set_seed(seed)
-    if weights is not None:
-        return DeconvDemo(conv_kernel=weights["conv_kernel"],
-                          deconv_kernel=weights["deconv_kernel"])
-    return DeconvDemo()
+    if args.seed is not None:
+        tf.random.set_seed(args.seed)
+    kernels = {} if weights is None else {name: weights[name]
+                                          for name in ("conv_kernel", "deconv_kernel")}
+    demo = DeconvDemo(**kernels, fast_path=args.fast_path)
+    if args.verbose:
+        demo.fast_path.log = lambda line: print(f"{PROG}: {line}", flush=True)
+    return demo
 
 
 def _run_single(args, image_path):
@@ -132,7 +139,7 @@ def _run_single(args, image_path):
 
     show = choose_backend(args.show)
 
-    demo = _make_demo(args.seed, weights)
+    demo = _make_demo(args, weights)
     images = image[None]
     kernels = {"conv_kernel": demo.conv_kernel.numpy(),
                "deconv_kernel": demo.deconv_kernel.numpy()}
@@ -190,7 +197,7 @@ def _run_batch(args, inputs):
     check_batch_outputs(paths, output_dir, weights=args.weights)
     weights = load_weights(args.weights) if args.weights is not None else None
 
-    demo = _make_demo(args.seed, weights)
+    demo = _make_demo(args, weights)
     output_dir.mkdir(exist_ok=True)
     # In a worker thread, so that a signal stops the batch mid-image.
     result = run_interruptible(run_batch, demo, paths, output_dir,
@@ -203,6 +210,13 @@ def _run_batch(args, inputs):
 
 def _run(args):
     quiet_tensorflow(args.verbose)
+    if args.fast_path is None:
+        from tf2.fast_path import forced_from_environment
+
+        try:
+            forced_from_environment()
+        except ValueError as e:
+            raise InputError(str(e)) from None
     inputs = [Path(p) for p in args.inputs] or [default_image_path()]
     if args.output_dir is not None or len(inputs) > 1 or is_dir(inputs[0]):
         return _run_batch(args, inputs)

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from deconv_io.memory import ALIGNMENT, aligned_empty
 from deconv_io.weights import KERNEL_SHAPE, validate_kernel
+from tf2.fast_path import FastPath, forced_from_environment
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
 __all__ = ["DeconvDemo", "IMAGES_SPEC", "STAGES", "aligned_empty", "as_numpy", "as_tensor",
@@ -476,26 +477,35 @@ class DeconvDemo(tf.Module):
 
     - `stages(images)`: every stage, a `tf.function` traced once for any
       batch and size (input signature `[None, None, None, 3]` float32).
-    - `output(images)`: the `output` stage alone, by the fast path
-      `demo_output` (only the conv channels the deconv kernel reads).
+    - `fast_path(images)`: the `output` stage alone (only the conv channels
+      the deconv kernel reads), by whichever of `output` and `output_xla`
+      was measured faster for that input shape here (`tf2.fast_path`);
+      `fast_path.choices` shows the choices, `DeconvDemo(fast_path=...)`
+      or `DECONV_FAST_PATH` forces one.
+    - `output(images)`: the `output` stage alone by `demo_output`
+      (TensorFlow's conv ops), a `tf.function` traced once.
     - `output_xla(images)`: the same by three fused XLA kernels
-      (`demo_output_xla`), compiled per input shape; an alternative with
-      no oneDNN op, slightly slower than `output` on a 2-core CPU.
+      (`demo_output_xla`), compiled per input shape.
     - `stages_xla(images)`: `stages` compiled with XLA (`jit_compile=True`).
     - `stages_eager(images)` / `output_eager(images)`: no `tf.function`.
     - `demo(images, stages="all" | "output", mode="function" | "eager" |
-      "xla")` picks one and accepts any array-like input.
+      "xla")` picks one and accepts any array-like input (`stages="output"`
+      runs `fast_path`, or `output_eager` with `mode="eager"`).
 
     Args:
         seed: op-level seed of the Glorot draw (`None`: the global seed, as
             the original, which set none).
         conv_kernel: optional float32 `[3, 3, 3, 64]` to use instead.
         deconv_kernel: optional float32 `[3, 3, 3, 64]` to use instead.
+        fast_path: `"auto"` (measure per input shape), `"window"` or
+            `"xla"`; None reads `DECONV_FAST_PATH` (default `auto`).
         name: module name.
 
     Raises:
         deconv_io.InputError: a given kernel has the wrong dtype, shape or
             non-finite values.
+        ValueError: `fast_path` (or `DECONV_FAST_PATH`) names no
+            implementation.
 
     Example:
     >>> demo = DeconvDemo(seed=1)
@@ -503,8 +513,12 @@ class DeconvDemo(tf.Module):
     TensorShape([2, 8, 6, 3])
     """
 
-    def __init__(self, seed=None, conv_kernel=None, deconv_kernel=None, name=None):
+    def __init__(self, seed=None, conv_kernel=None, deconv_kernel=None, fast_path=None,
+                 name=None):
         super().__init__(name=name)
+        forced = forced_from_environment() if fast_path is None else (
+            None if fast_path == "auto" else fast_path)
+        self.fast_path = FastPath({"window": self.output, "xla": self.output_xla}, forced)
         if conv_kernel is None:
             conv_value = glorot_uniform(KERNEL_SHAPE, seed=seed, dtype=tf.float32)
         else:
@@ -624,7 +638,7 @@ class DeconvDemo(tf.Module):
                 f"H, W >= 1. Received: images.shape={tuple(shape)}"
             )
         if stages == "output":
-            return self.output_eager(images) if mode == "eager" else self.output(images)
+            return self.output_eager(images) if mode == "eager" else self.fast_path(images)
         if mode == "eager":
             return self.stages_eager(images)
         return self.stages_xla(images) if mode == "xla" else self.stages(images)

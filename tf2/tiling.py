@@ -361,17 +361,18 @@ def plan_tiles(height, width, tile):
 def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
     """Computes the demo's `output` tile by tile, into one preallocated array.
 
-    Each tile's crop (see `halo_window`) runs through `demo.output` (the
-    fast path: only the conv channels the deconv kernel reads) or
-    `demo.stages` (`path="full"`: every conv channel, as the untiled run);
-    the crop's output, less its halo, is copied into `out`. The whole
-    `conv1` and `pool` never exist.
+    Each tile's crop (see `halo_window`) runs through `demo.fast_path` (the
+    output-only path: only the conv channels the deconv kernel reads, by the
+    implementation measured fastest for the tile's shape) or `demo.stages`
+    (`path="full"`: every conv channel, as the untiled run); the crop's
+    output, less its halo, is copied into `out`. The whole `conv1` and
+    `pool` never exist.
 
     Exactness: every output pixel is computed from the same image pixels
-    by the same ops as untiled. Measured bit-identical with the full path
-    (tests pin it); the fast path's own rounding (see
-    `tf2.demo.demo_output`) may group a sum differently for a different
-    tile shape, so tiled and untiled fast runs agree to float32 rounding.
+    by the same ops as untiled, but a crop is another shape, whose sums the
+    library may order differently: tiled and untiled agree within the
+    derived rounding bound of `migration_audit.bounds` (exactly in integer
+    arithmetic).
 
     Args:
         demo: a `tf2.DeconvDemo`.
@@ -428,7 +429,7 @@ def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
         crop = aligned_empty((n, r1 - r0, c1 - c0, 3), np.float32)
         crop[...] = images[:, r0:r1, c0:c1]
         tensor = as_tensor(crop)
-        result = demo.output(tensor) if path == "fast" else demo.stages(tensor)["output"]
+        result = demo.fast_path(tensor) if path == "fast" else demo.stages(tensor)["output"]
         (y0, y1), (x0, x1) = t.out_rows, t.out_cols
         out[:, y0:y1, x0:x1] = as_numpy(result)[:, y0 - r0:y1 - r0, x0 - c0:x1 - c0]
         del result, tensor, crop
