@@ -467,6 +467,12 @@ def _limits(case):
     return apply
 
 
+def _default_signals():
+    """preexec_fn: SIGINT, SIGTERM and SIGHUP at their defaults in the child."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _env(extra):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", **extra)
@@ -577,9 +583,13 @@ def large_image(base):
 def test_legacy_stops_inside_the_session_run(signum, large_image, tmp_path):
     dump = tmp_path / "out.npz"
     dump.write_bytes(b"old dump")
+    # The child starts with default dispositions: a test run under nohup (or
+    # a CI runner that ignores SIGHUP) would otherwise hand it an ignored
+    # SIGHUP, which the program rightly leaves ignored.
     process = subprocess.Popen(
         [sys.executable, "-m", "legacy_tf1", str(large_image), "--dump", str(dump),
-         "--no-show"], cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "--no-show"], cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=_default_signals)
     try:
         assert _read_line(process).startswith("(2000, 2000, 3)")
         # The session is running once conv1 (1 GB here) is being filled:
@@ -622,7 +632,8 @@ def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(tmp_pat
     foreign.write_bytes(b"mine")
     process = subprocess.Popen(
         [sys.executable, "-m", "tf2", str(images), "--output-dir", str(out), "--max-memory",
-         budget], cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         budget], cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=_default_signals)
     try:
         assert _wait_for(lambda: (out / "a.npz").exists(), process)
         assert not stale.exists()  # removed before the first image
@@ -657,7 +668,8 @@ def test_audit_sigterm_stops_and_writes_no_report(tmp_path):
     report = tmp_path / "rep"
     process = subprocess.Popen(
         [sys.executable, "-m", "migration_audit", str(image), "--report", str(report)],
-        cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=_default_signals)
     try:
         time.sleep(2)  # inside TensorFlow's import or the audit's run
         assert process.poll() is None
