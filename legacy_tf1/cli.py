@@ -86,7 +86,7 @@ def _run(args):
     quiet_tensorflow(args.verbose)
     from deconv_io.display import choose_backend
 
-    show = choose_backend(args.show)
+    show = choose_backend(args.show, PROG)
     dump = check_output_path(args.dump, "--dump")
     save = check_output_path(args.save, "--save")
     if dump is not None and save is not None and dump.resolve() == save.resolve():

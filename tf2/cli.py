@@ -120,7 +120,7 @@ def _run_single(args, image_path):
     weights = load_weights(args.weights) if args.weights is not None else None
     from deconv_io.display import choose_backend
 
-    show = choose_backend(args.show)
+    show = choose_backend(args.show, PROG)
 
     demo = _make_demo(args.seed, weights)
     images = image[None]
