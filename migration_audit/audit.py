@@ -10,6 +10,12 @@ Witnesses (each gives `conv1`, `pool` and `output`, 4-D, batch first):
   traced `tf.function`, and compiled with XLA.
 - `tf2_fast`: `DeconvDemo(images, stages="output")`, the output-only path
   (only the conv channels the deconv kernel reads); `output` alone.
+- `original_script`: the published script file itself, run unchanged by
+  `legacy_tf1.original` with the same kernels (`display` only; it
+  hard-codes a 750x500 8-bit RGB image, so it runs only on such an image,
+  and is otherwise listed as skipped).
+- `keras_model`: `tf2.keras_model.build_keras_demo`, the demo as a Keras 3
+  model of standard layers, with the same kernels (every stage).
 - `float64_reference`: `tests/reference.py`, an independent float64 NumPy
   implementation of the three ops (present in a checkout or an editable
   install; without it the reference rows are left out and the report says
@@ -19,9 +25,14 @@ Every comparison must be within `RTOL` of max |expected| for the audit to
 pass; bit identity is reported separately.
 """
 
+import contextlib
 import dataclasses
 import importlib
+import io
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +41,8 @@ from migration_audit.compare import RTOL, compare_arrays
 __all__ = [
     "AuditResult",
     "FAST",
+    "KERAS",
+    "ORIGINAL",
     "REFERENCE",
     "STAGES",
     "TF1",
@@ -37,6 +50,8 @@ __all__ = [
     "compare_witnesses",
     "load_reference",
     "run_audit",
+    "run_keras_model",
+    "run_original_script",
     "run_tf1_session",
     "run_tf2",
 ]
@@ -44,6 +59,10 @@ __all__ = [
 TF1 = "tf1_session"
 FAST = "tf2_fast"
 REFERENCE = "float64_reference"
+ORIGINAL = "original_script"
+KERAS = "keras_model"
+#: The one image shape the original script accepts (its reshape is hard-coded).
+ORIGINAL_SHAPE = (1, 750, 500, 3)
 #: TF2 witness name -> `DeconvDemo.__call__` mode (every stage).
 TF2_MODES = {"tf2_eager": "eager", "tf2_function": "function", "tf2_xla": "xla"}
 STAGES = ("conv1", "pool", "output")
@@ -62,6 +81,7 @@ class AuditResult:
         seconds: witness name -> wall time of its run (first calls include
             tracing and XLA compilation; information, not a benchmark).
         reference_available: whether the float64 reference ran.
+        skipped: witness name -> why it did not run on this image.
     """
 
     images: np.ndarray
@@ -70,6 +90,7 @@ class AuditResult:
     comparisons: list
     seconds: dict
     reference_available: bool
+    skipped: dict = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self):
@@ -118,6 +139,57 @@ def run_tf2(images, conv_kernel, deconv_kernel):
     return witnesses, seconds
 
 
+def run_original_script(images, conv_kernel, deconv_kernel):
+    """The `original_script` witness: the published script, unchanged, same kernels.
+
+    The script reads `timg.jpg` from its folder and reshapes it to
+    `[1, 750, 500, 3]`; it is copied to a temporary folder beside the audit's
+    image, written losslessly (PNG bytes under the name `timg.jpg`: Pillow
+    opens a file by its content), so it reads exactly the pixels every other
+    witness is given. Its standard output (the filter slices) is captured.
+
+    Returns:
+        `(stages, None)` with `stages = {"display", "conv_kernel",
+        "deconv_kernel"}`, or `(None, reason)` when the image is not one the
+        script can read (another shape, or pixels that are not 8-bit).
+    """
+    from PIL import Image
+
+    from legacy_tf1.original import SHIPPED_SCRIPT, run_script
+
+    if images.shape != ORIGINAL_SHAPE:
+        return None, (f"the script reshapes its image to {list(ORIGINAL_SHAPE)}; this input is "
+                      f"{list(images.shape)}")
+    pixels = images[0]
+    if not (np.array_equal(pixels, np.round(pixels)) and pixels.min() >= 0
+            and pixels.max() <= 255):
+        return None, "the script reads 8-bit pixels; this image's values are not integers 0..255"
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / SHIPPED_SCRIPT.name
+        shutil.copyfile(SHIPPED_SCRIPT, script)
+        Image.fromarray(pixels.astype(np.uint8)).save(script.parent / "timg.jpg", format="PNG")
+        logger.setLevel("ERROR")  # the script's own TF1 deprecation notices
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = run_script(script, weights={"conv_kernel": conv_kernel,
+                                                     "deconv_kernel": deconv_kernel})
+        finally:
+            logger.setLevel(level)
+    return {"display": result.display, **result.kernels}, None
+
+
+def run_keras_model(images, conv_kernel, deconv_kernel):
+    """The `keras_model` witness: `tf2.keras_model.build_keras_demo`, same kernels."""
+    from tf2.keras_model import build_keras_demo
+
+    model = build_keras_demo(conv_kernel=conv_kernel, deconv_kernel=deconv_kernel)
+    return {name: np.asarray(value) for name, value in model(images).items()}
+
+
 def compare_witnesses(witnesses, rtol=RTOL):
     """Builds the comparison table from the witnesses' arrays.
 
@@ -125,6 +197,8 @@ def compare_witnesses(witnesses, rtol=RTOL):
     each TF2 mode against the float64 reference (when present); for
     `output`, the fast path against both too; last, the original's
     `display` picture against `tf2_function`'s `output[0]` (batch of one).
+    `keras_model` (every stage) and `original_script` (`display`) are held
+    against `tf1_session` where they ran.
 
     Args:
         witnesses: witness name -> {stage: array}.
@@ -141,6 +215,9 @@ def compare_witnesses(witnesses, rtol=RTOL):
         for name in tested:
             rows.append(compare_arrays(stage, name, witnesses[name][stage], TF1, tf1[stage],
                                        rtol))
+        if KERAS in witnesses:
+            rows.append(compare_arrays(stage, KERAS, witnesses[KERAS][stage], TF1, tf1[stage],
+                                       rtol))
         if reference is not None:
             for name in [TF1] + tested:
                 rows.append(compare_arrays(stage, name, witnesses[name][stage], REFERENCE,
@@ -149,6 +226,10 @@ def compare_witnesses(witnesses, rtol=RTOL):
         rows.append(compare_arrays("display", "tf2_function output[0]",
                                    witnesses["tf2_function"]["output"][0],
                                    "tf1_session display", tf1["display"], rtol))
+    if ORIGINAL in witnesses:
+        rows.append(compare_arrays("display", "original_script display",
+                                   witnesses[ORIGINAL]["display"], "tf1_session output[0]",
+                                   tf1["output"][0], rtol))
     return rows
 
 
@@ -181,6 +262,16 @@ def run_audit(images, seed=None, weights=None, rtol=RTOL):
     witnesses, tf2_seconds = run_tf2(images, **kernels)
     witnesses[TF1] = tf1
     seconds.update(tf2_seconds)
+    skipped = {}
+    start = time.perf_counter()
+    witnesses[KERAS] = run_keras_model(images, **kernels)
+    seconds[KERAS] = time.perf_counter() - start
+    start = time.perf_counter()
+    original, skipped[ORIGINAL] = run_original_script(images, **kernels)
+    if original is not None:
+        witnesses[ORIGINAL] = original
+        seconds[ORIGINAL] = time.perf_counter() - start
+        del skipped[ORIGINAL]
     reference = load_reference()
     if reference is not None:
         start = time.perf_counter()
@@ -188,4 +279,4 @@ def run_audit(images, seed=None, weights=None, rtol=RTOL):
         seconds[REFERENCE] = time.perf_counter() - start
     return AuditResult(images=images, kernels=kernels, witnesses=witnesses,
                        comparisons=compare_witnesses(witnesses, rtol), seconds=seconds,
-                       reference_available=reference is not None)
+                       reference_available=reference is not None, skipped=skipped)

@@ -116,8 +116,9 @@ def _summary(result):
                  if all(c.bit_identical for c in rows)]
     differing = [f"{name} ({', '.join(c.stage for c in rows if not c.bit_identical)})"
                  for name, rows in stages_by_pair.items() if name not in identical]
-    lines = [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
-             f"not bit-identical: {', '.join(differing) or 'none'}"]
+    lines = [f"{name}: not run on this image ({why})" for name, why in result.skipped.items()]
+    lines += [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
+              f"not bit-identical: {', '.join(differing) or 'none'}"]
     failed = [c for c in result.comparisons if not c.passed]
     if not result.reference_available:
         lines.append("float64 reference: unavailable (tests/reference.py is not installed; "

@@ -32,7 +32,7 @@ def _expected_rows(with_reference=True):
     rows = []
     for stage in STAGES:
         tested = list(TF2) + (["tf2_fast"] if stage == "output" else [])
-        rows += [(stage, f"{name} vs tf1_session") for name in tested]
+        rows += [(stage, f"{name} vs tf1_session") for name in tested + ["keras_model"]]
         if with_reference:
             rows += [(stage, f"{name} vs float64_reference") for name in ["tf1_session"] + tested]
     return rows + [("display", "tf2_function output[0] vs tf1_session display")]
@@ -76,7 +76,7 @@ def test_audit_passes_prints_table_and_writes_report(image_path, tmp_path, capsy
     assert lines[-4].startswith("bit-identical at every stage: tf2_eager vs tf1_session, "
                                 "tf2_function vs tf1_session")
     assert lines[-3].startswith("not bit-identical: ")
-    assert lines[-2] == "verdict: PASS - all 24 comparisons within rtol 1e-05 of max|expected|"
+    assert lines[-2] == "verdict: PASS - all 27 comparisons within rtol 1e-05 of max|expected|"
     assert lines[-1] == f"report: {folder / 'report.json'}, {folder / 'report.png'}"
 
     data = json.loads((folder / "report.json").read_text())
@@ -141,12 +141,13 @@ def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, mon
     out = capsys.readouterr().out
     rows = _table(out)
     failed = {key for key, row in rows.items() if row["verdict"] == "FAIL"}
-    assert failed == {("output", f"{name} vs tf1_session") for name in TF2 + ("tf2_fast",)} | {
+    assert failed == {("output", f"{name} vs tf1_session")
+                      for name in TF2 + ("tf2_fast", "keras_model")} | {
         ("output", "tf1_session vs float64_reference")}
-    assert "verdict: FAIL - 5 of 24 comparisons over rtol 1e-05 of max|expected|: " in out
+    assert "verdict: FAIL - 6 of 27 comparisons over rtol 1e-05 of max|expected|: " in out
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["passed"] is False
-    assert sum(not c["passed"] for c in data["comparisons"]) == 5
+    assert sum(not c["passed"] for c in data["comparisons"]) == 6
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
 
 
