@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _create_temp_beside(path):
+def _create_temp_beside(path, suffix=".tmp"):
     """Creates an empty, new temporary file in `path`'s folder.
 
     Unlike `tempfile.mkstemp` (mode 0600), the file gets the mode a plain
@@ -19,7 +19,7 @@ def _create_temp_beside(path):
     """
     folder = path.parent if str(path.parent) else Path(".")
     while True:
-        tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        tmp = folder / f".{path.name}.{uuid.uuid4().hex[:12]}{suffix}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits
@@ -34,7 +34,7 @@ def _create_temp_beside(path):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=".tmp"):
     """Yields a temporary path beside `path`, moved onto `path` on success.
 
     The temporary file lives in the same folder so that `os.replace` is an
@@ -43,6 +43,8 @@ def atomic_path(path):
 
     Args:
         path: the final file path.
+        suffix: the temporary name's ending, for writers that insist on one
+            (Keras's `save_weights` wants `.weights.h5`).
 
     Yields:
         A `pathlib.Path` to write the whole file to.
@@ -56,7 +58,7 @@ def atomic_path(path):
     'done'
     """
     path = Path(path)
-    tmp = _create_temp_beside(path)
+    tmp = _create_temp_beside(path, suffix)
     try:
         yield tmp
         os.replace(tmp, path)

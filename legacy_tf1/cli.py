@@ -13,8 +13,8 @@ than being killed by the system for lack of memory.
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_path, \
-    import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
+    check_output_path, import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 from deconv_io.memory import available_memory
 
@@ -79,6 +79,7 @@ def build_parser():
                         help="any image Pillow opens, used as convert('RGB') gives it "
                              "(default: the packaged data/timg.jpg, 750x500)")
     add_common_arguments(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 

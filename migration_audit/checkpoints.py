@@ -44,6 +44,7 @@ __all__ = [
     "save_tf2_checkpoint",
     "tf2_checkpoint",
     "tf2_key",
+    "write_checkpoint_atomically",
 ]
 
 #: TF2 module attribute -> the original's variable name.
@@ -193,6 +194,17 @@ def tf2_checkpoint(demo):
 def save_tf2_checkpoint(demo, prefix):
     """Writes `demo`'s kernels as a TF2 checkpoint at exactly `prefix`.
 
+    Written atomically (see `write_checkpoint_atomically`).
+
+    Returns:
+        `prefix` as a string.
+    """
+    return write_checkpoint_atomically(prefix, tf2_checkpoint(demo).write)
+
+
+def write_checkpoint_atomically(prefix, write):
+    """Calls `write(scratch_prefix)`, then moves the files onto `prefix`.
+
     The files are written under a temporary prefix in the same folder, then
     renamed onto `prefix` (data files first, the `.index` last), so a failed
     write never leaves a half-written checkpoint under `prefix`.
@@ -204,7 +216,7 @@ def save_tf2_checkpoint(demo, prefix):
     folder = prefix.parent if str(prefix.parent) else Path(".")
     scratch = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.", dir=folder))
     try:
-        tf2_checkpoint(demo).write(str(scratch / "ckpt"))
+        write(str(scratch / "ckpt"))
         # Data files first, the .index (which makes the prefix readable) last.
         for path in sorted(scratch.iterdir(), key=lambda p: p.name.endswith(".index")):
             os.replace(path, f"{prefix}{path.name[len('ckpt'):]}")

@@ -2,6 +2,8 @@
 
     python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
     python -m migration_audit convert-checkpoint SRC DST
+    python -m migration_audit convert-checkpoint SRC DST.weights.h5   (TF1 -> Keras)
+    python -m migration_audit convert-checkpoint SRC.weights.h5 DST   (Keras -> TF1)
 
 The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
 the same Pillow decode both ports' command lines use, runs the TF1 port
@@ -21,9 +23,9 @@ import sys
 from pathlib import Path
 
 from deconv_io import default_image_path, load_image, load_weights
-from deconv_io.cli import ArgumentParser, add_verbose_argument, add_weights_argument, \
-    check_output_dir, check_output_path, import_tensorflow, parse_and_run, positive_int, \
-    quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
+    add_weights_argument, check_output_dir, check_output_path, import_tensorflow, \
+    parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "PROG", "build_convert_parser", "build_parser",
@@ -72,6 +74,7 @@ def build_parser():
                              f"{DEFAULT_MAX_PIXELS}: the audit holds every witness's 64-channel "
                              "stages in memory, ~4 KB per pixel)")
     add_verbose_argument(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -84,7 +87,13 @@ def build_convert_parser():
                     "a1 -> deconv_kernel (float32 [3,3,3,64] each). The image variable "
                     "'Variable' is reported and ignored: the TF2 module takes the image as "
                     "input. Read the result with "
-                    "tf.train.Checkpoint(demo=DeconvDemo()).read(DST).",
+                    "tf.train.Checkpoint(demo=DeconvDemo()).read(DST). "
+                    "With DST ending in .weights.h5: convert to the Keras weights of "
+                    "tf2.build_keras_demo() (model.load_weights(DST)); with SRC ending in "
+                    ".h5: convert such a Keras weights file back to a TF1 checkpoint (a, a1). "
+                    "Both print the name map and the missing, unexpected and mismatched "
+                    "variables before writing, and write nothing when a kernel is missing "
+                    "or mismatched.",
     )
     parser.add_argument("src", metavar="SRC",
                         help="the TF1 checkpoint prefix (beside SRC.index), or a folder with "
@@ -92,6 +101,7 @@ def build_convert_parser():
     parser.add_argument("dst", metavar="DST",
                         help="the TF2 checkpoint prefix to write (DST.index and DST.data-*)")
     add_verbose_argument(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -167,8 +177,25 @@ def _run(args):
     return 0 if result.passed else 1
 
 
+def _convert_keras(args, to_keras):
+    if to_keras and not str(args.dst).endswith(".weights.h5"):
+        raise InputError(f"DST {args.dst}: a Keras weights file must end in .weights.h5")
+    check_output_path(Path(args.dst) if to_keras else Path(f"{args.dst}.index"), "DST")
+    import_tensorflow()
+    from migration_audit.keras_checkpoints import convert_keras_to_tf1, convert_tf1_to_keras, \
+        plan_keras_to_tf1, plan_tf1_to_keras
+
+    plan = (plan_tf1_to_keras if to_keras else plan_keras_to_tf1)(args.src, args.dst)
+    print("\n".join(plan.lines()))
+    (convert_tf1_to_keras if to_keras else convert_keras_to_tf1)(args.src, args.dst, plan)
+    print(f"wrote {args.dst}")
+    return 0
+
+
 def _convert(args):
     quiet_tensorflow(args.verbose)
+    if str(args.dst).endswith(".h5") or str(args.src).endswith(".h5"):
+        return _convert_keras(args, to_keras=str(args.dst).endswith(".h5"))
     check_output_path(Path(f"{args.dst}.index"), "DST")
     import_tensorflow()
     from migration_audit.checkpoints import IMAGE_VARIABLE, TF1_NAMES, convert_tf1_to_tf2

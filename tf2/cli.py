@@ -28,8 +28,8 @@ from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_output_dir, \
-    check_output_path, import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
+    check_output_dir, check_output_path, import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -85,6 +85,7 @@ def build_parser():
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
                              "by imshow)")
+    add_version_argument(parser, PROG)
     return parser
 
 
