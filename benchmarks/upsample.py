@@ -92,7 +92,10 @@ def _run(args):
         expected = calls["upsampling2d"](x).numpy()
         for name in VARIANTS[1:]:
             error = float(np.abs(calls[name](x).numpy() - expected).max())
-            if error > 1e-5 * float(np.abs(expected).max()):
+            # 1e-4: resize computes its sample positions in float32, which for
+            # factors other than powers of two costs it a few 1e-5 (measured 2e-5
+            # at factor 3); a wrong tap or offset is an O(1) error.
+            if error > 1e-4 * float(np.abs(expected).max()):
                 print(f"{PROG}: {name} differs from upsampling2d by {error:g} at factor "
                       f"{factor}", file=sys.stderr)
                 return 1
