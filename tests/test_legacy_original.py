@@ -140,6 +140,23 @@ def test_relative_files_resolve_against_the_script_folder(tmp_path, monkeypatch)
     assert (tmp_path / "elsewhere").samefile(".")  # the working folder is restored
 
 
+def test_compat_v1_scripts_and_global_switches_stay_confined(tmp_path):
+    from tensorflow.python import tf2 as tf2_behavior
+
+    script = _write_script(tmp_path, """
+        import tensorflow.compat.v1 as tf
+        tf.disable_v2_behavior()
+        tf.disable_eager_execution()
+        assert not tf.executing_eagerly()
+        x = tf.placeholder(tf.float32, [2])
+        with tf.Session() as sess:
+            sess.run(x * 2, feed_dict={x: [1.0, 2.0]})
+    """)
+    result = run_script(script)
+    np.testing.assert_array_equal(result.runs[0], np.float32([2.0, 4.0]))  # recorded
+    assert tf.executing_eagerly() and tf2_behavior.enabled()
+
+
 def test_an_unclosed_session_is_read_and_closed(tmp_path):
     script = _write_script(tmp_path, """
         import tensorflow as tf

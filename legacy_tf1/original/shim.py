@@ -18,6 +18,11 @@ differently from inside it, and from nowhere else in the process:
 - Relative file names resolve against the script's folder (the run takes
   place there, and the working folder is restored afterwards).
 
+`import tensorflow.compat.v1 as tf` gets the same stand-in, and
+`tf.disable_eager_execution()` / `tf.disable_v2_behavior()` do nothing
+inside the script (the run is in graph mode already; the real calls would
+switch the whole process).
+
 matplotlib is left as the script finds it, except for the length of the run:
 `plt.show()` shows a window only when asked to, and what `imshow` is given
 is recorded (the script's picture, dumped as `display`).
@@ -246,6 +251,11 @@ def _read_kernels(session, graph, kernels):
             continue
 
 
+def _no_op(*args, **kwargs):
+    """Stands in for process-wide switches inside a shimmed script."""
+    del args, kwargs
+
+
 def _make_session_class(v1, graph, runs, kernels, sessions):
     class Session(v1.Session):
         """`tf.Session` inside the script: records every `run` and, on close, `a` and `a1`."""
@@ -428,7 +438,13 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
     tf_module = _TensorFlowV1(v1, {
         "contrib": contrib,
         "Session": _make_session_class(v1, graph, runs, kernels, sessions),
+        # The run is already in graph mode; these would switch the whole process.
+        "disable_eager_execution": _no_op,
+        "disable_v2_behavior": _no_op,
     })
+    # `import tensorflow.compat.v1 as tf` (TF1 code made to import on TF 2) gets
+    # the same stand-in.
+    tf_module.compat = _TensorFlowV1(tf.compat, {"v1": tf_module})
     script_builtins = dict(vars(builtins))
     script_builtins["__import__"] = _make_import(tf_module)
     namespace = {"__name__": "__main__", "__file__": str(path), "__builtins__": script_builtins}
