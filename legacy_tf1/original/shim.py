@@ -240,7 +240,8 @@ def _read_kernels(session, graph, kernels):
     """Reads `a` and `a1` from `graph` through `session` (initialised ones only)."""
     import tensorflow as tf
 
-    variables = {v.op.name: v for v in graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)}
+    collection = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    variables = {v.op.name: v for v in collection}
     for var_name, array_name in WEIGHT_VARIABLES.items():
         variable = variables.get(var_name)
         if variable is None:
