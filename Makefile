@@ -1,6 +1,8 @@
 # Two commands from a fresh clone (only Python 3.11 and pip needed):
 #   make demo   set up .venv, run the original demo (TF1 port), the TF2 port and the audit
 #   make test   set up .venv, run the whole test suite
+# CI also runs `make test-configs` (the comparison tests with oneDNN off and
+# capped at AVX2) and `make bench-quick`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +11,17 @@ OUT ?= out
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup demo test bench bench-quick clean
+.PHONY: setup demo test test-configs matrix bench bench-quick clean
+
+# The tests that compare two implementations (parity, gradients, distribute,
+# tiling, fast path, properties, audit, the bounds themselves), run again in
+# the CPU configurations other machines have by default: oneDNN off (Eigen, as
+# on CPUs without AVX-512 VNNI/BF16, AVX-VNNI or AMX) and oneDNN capped at AVX2.
+COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
+	tests/test_audit_cli_parity.py tests/test_audit_gradients.py tests/test_bounds.py \
+	tests/test_legacy_graph.py tests/test_tf2_demo.py tests/test_tf2_distribute.py \
+	tests/test_tf2_tiling.py tests/test_tf2_window_pool.py tests/test_bench_fast_path.py \
+	tests/test_properties.py
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +39,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
+
+test-configs: $(STAMP)
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -n 2 -q $(COMPARISON_TESTS)
+	TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -n 2 -q $(COMPARISON_TESTS)
+
+matrix: $(STAMP)
+	mkdir -p $(OUT)
+	$(PY) -m migration_audit matrix --report $(OUT)/matrix
 
 bench-quick: $(STAMP)
 	mkdir -p $(OUT)

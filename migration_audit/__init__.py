@@ -14,7 +14,7 @@ bad input before TensorFlow is imported.
 
 Example:
 >>> import migration_audit
->>> migration_audit.compare_arrays("pool", "b", [1.0], "a", [1.0]).passed
+>>> migration_audit.compare_arrays("pool", "b", [1.0], "a", [1.0], bound=0.0).passed
 True
 """
 
@@ -25,7 +25,9 @@ _WHERE = {
     "AuditResult": "migration_audit.audit",
     "run_audit": "migration_audit.audit",
     "Comparison": "migration_audit.compare",
-    "RTOL": "migration_audit.compare",
+    "relative_error": "migration_audit.compare",
+    "demo_bounds": "migration_audit.bounds",
+    "demo_stages": "migration_audit.reference",
     "compare_arrays": "migration_audit.compare",
     "format_table": "migration_audit.report",
     "convert_tf1_to_tf2": "migration_audit.checkpoints",

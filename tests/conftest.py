@@ -27,3 +27,42 @@ def subprocess_env():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
     return env
+
+
+def float32_bounds(images, conv_kernel, deconv_kernel):
+    """Each float32 witness's per-element bound against the exact result, per stage."""
+    from migration_audit.bounds import demo_bounds
+
+    return demo_bounds(images, np.asarray(conv_kernel), np.asarray(deconv_kernel))
+
+
+def assert_within(actual, expected, bound, what="arrays"):
+    """|actual - expected| <= bound element by element (a derived bound, never a picked one)."""
+    from migration_audit.bounds import error_over_bound
+
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
+    ratio, unbounded = error_over_bound(actual, expected, bound)
+    assert ratio <= 1, f"{what}: error/bound {ratio:.3g} (> 1: outside the rounding bound)"
+    assert unbounded == 0, f"{what}: {unbounded} elements beyond float32's range"
+
+
+def reference_with_bounds(images, conv_kernel, deconv_kernel):
+    """The float64 reference's stages, and the bound of a float32 witness against each."""
+    from migration_audit import reference
+    from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds
+
+    conv_kernel, deconv_kernel = np.asarray(conv_kernel), np.asarray(deconv_kernel)
+    expected = reference.demo_stages(images, conv_kernel, deconv_kernel)
+    single = demo_bounds(images, conv_kernel, deconv_kernel, exact_conv1=expected["conv1"])
+    double = demo_bounds(images, conv_kernel, deconv_kernel, FLOAT64_UNIT_ROUNDOFF,
+                         exact_conv1=expected["conv1"])
+    return expected, {name: single[name] + double[name] for name in expected}
+
+
+def assert_matches_reference(images, conv_kernel, deconv_kernel, stages, names=None):
+    """Each float32 stage against the float64 reference, within float32 + float64 bounds."""
+    expected, bounds = reference_with_bounds(images, conv_kernel, deconv_kernel)
+    for name in names or stages:
+        assert_within(stages[name], expected[name], bounds[name], f"{name} vs float64 reference")
+    return expected

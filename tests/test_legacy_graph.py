@@ -1,18 +1,13 @@
 """legacy_tf1.graph: the original graph, its variables, and its numbers.
 
 Numbers are checked against the independent float64 reference
-(`tests.reference.demo_stages`) with the project's error measure
-max |expected - actual| / max |expected|.
-
-Tolerance, RTOL = 1e-5 of max |reference|: every stage is a float32
-computation of float32 inputs. conv1 sums 27 products (3x3 window, 3
-channels) of pixels up to 255 and kernel taps up to 0.1; the transposed
-convolution sums at most 4 taps x 64 channels = 256 products per output.
-float32 rounding (eps 6e-8) over such sums stays below ~27 eps and ~256 eps
-of the sum of |terms| in the worst case. Measured worst errors (seeds 0-2):
-4.4e-7 at 750x500, 3.7e-7 at 333x517, 1.9e-7 at 7x5, 8.4e-8 at 1x1, so
-1e-5 leaves a wide margin while still catching any wrong tap, padding
-offset or channel (those are O(1) errors).
+(`migration_audit.reference.demo_stages`) within the derived per-element
+bound of `migration_audit.bounds`: every stage is a float32 computation of
+float32 inputs; conv1 sums 27 products (3x3 window, 3 channels), the
+transposed convolution at most 4 taps x 64 channels = 256 products per
+output, and any order of such a sum is within gamma_n times the sum of
+|products| of the exact value (conv1's error passed on through the pool).
+A wrong tap, padding offset or channel is an O(1) error, far outside it.
 """
 
 import doctest
@@ -26,9 +21,8 @@ from deconv_io import DUMP_NAMES, default_image_path, load_image
 from legacy_tf1 import graph as graph_module
 from legacy_tf1.filters import fcn_bilinear_weights
 from legacy_tf1.graph import build_graph, original_display_chain, run_session
-from tests import reference
+from tests.conftest import assert_matches_reference
 
-RTOL = 1e-5
 GLOROT_LIMIT = math.sqrt(6.0 / (27 + 576))  # fan_in 3*3*3, fan_out 3*3*64
 
 
@@ -37,15 +31,10 @@ def _image(shape, seed=0):
 
 
 def _assert_matches_reference(results):
-    expected = reference.demo_stages(results["image"], results["conv_kernel"],
-                                     results["deconv_kernel"])
-    errors = {}
     for name in ("conv1", "pool", "output"):
-        assert results[name].shape == expected[name].shape, name
         assert results[name].dtype == np.float32, name
-        errors[name] = reference.max_relative_error(expected[name], results[name])
-        assert errors[name] <= RTOL, (name, errors[name])
-    return errors
+    assert_matches_reference(results["image"], results["conv_kernel"], results["deconv_kernel"],
+                             results, ("conv1", "pool", "output"))
 
 
 def test_packaged_750x500_image_matches_reference():

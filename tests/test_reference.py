@@ -7,7 +7,7 @@ closed-form checks that do not involve TensorFlow.
 import numpy as np
 import pytest
 
-from tests import reference
+from migration_audit import reference
 
 
 @pytest.mark.parametrize("n,k,s,expected", [

@@ -2,9 +2,9 @@
 
 Most runs call `main([...])` in-process on small images; two run
 `python -m tf2` in a subprocess for the exit status and the absence of a
-traceback. Numbers are checked against the float64 reference (the
-project's rtol 1e-5 of max |reference|) and against `DeconvDemo` itself
-(bit-identical: the same ops on the same inputs).
+traceback. Numbers are checked against the float64 reference (within the
+derived bound of `migration_audit.bounds`) and against `DeconvDemo` itself
+(bit-identical: the same ops on the same inputs and shapes, one process).
 """
 
 import doctest
@@ -17,13 +17,11 @@ from PIL import Image
 
 import tf2
 from deconv_io import DUMP_NAMES, load_image, save_weights
-from tests import reference
-from tests.conftest import REPO
+from tests.conftest import REPO, assert_matches_reference
 from tf2 import batch, cli, demo, export
 from tf2.cli import main
 from tf2.demo import DeconvDemo
 
-RTOL_REF = 1e-5  # float32 vs float64 reference, relative to max |reference|
 
 
 def _write_image(path, shape=(7, 5, 3), seed=0):
@@ -47,10 +45,8 @@ def _assert_dump_is_the_demo_on(arrays, image):
         "conv1": (n, h, w, 64), "pool": (n, oh, ow, 64), "output": (n, 2 * oh, 2 * ow, 3)}
     assert all(v.dtype == np.float32 for v in arrays.values())
     np.testing.assert_array_equal(image, arrays["image"])
-    expected = reference.demo_stages(image, arrays["conv_kernel"], arrays["deconv_kernel"])
-    for name in ("conv1", "pool", "output"):
-        np.testing.assert_allclose(expected[name], arrays[name], rtol=0,
-                                   atol=RTOL_REF * np.abs(expected[name]).max())
+    assert_matches_reference(image, arrays["conv_kernel"], arrays["deconv_kernel"], arrays,
+                             ("conv1", "pool", "output"))
 
 
 @pytest.fixture

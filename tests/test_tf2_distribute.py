@@ -4,12 +4,12 @@ Two logical CPU devices must be configured before TensorFlow initialises its
 devices, so the two-replica run happens in a fresh subprocess that saves its
 arrays; the comparisons are made here.
 
-Tolerances: conv1 and pool do not depend on how the batch is split
-(bit-identical). TF's conv2d_transpose (oneDNN) may group its float32 sums
-differently for a different batch size (e.g. a replica's batch of 1), so
-`output` is bit-identical to the single-device run over the same per-replica
-batches and equal to the whole-batch run within 1e-6 of max |output|
-(observed ~1e-7).
+Tolerance: the derived rounding bound, never bit identity. Neither oneDNN
+nor Eigen promises the same order of float32 sums for another batch size,
+another device or another thread pool (Eigen's blocking follows the CPU's
+cache sizes): on an AVX2 machine 126 of 179520 `conv1` elements differed
+across batch splits. So every stage is held to twice the per-element bound
+of `migration_audit.bounds` (two float32 witnesses of the same sums).
 """
 
 import os
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import assert_within, float32_bounds
 from tf2.demo import DeconvDemo
 from tf2.distribute import configure_logical_cpus, make_distributed_demo, make_strategy, \
     run_distributed
 
 ROOT = Path(__file__).resolve().parent.parent
-RTOL_SPLIT = 1e-6  # float32 regrouping by batch size, relative to max |output| (docstring)
 
 _SCRIPT = textwrap.dedent("""
     import sys
@@ -85,17 +85,17 @@ def test_distributed_equals_single_device(two_replicas, batch_size):
     images = arrays["images"]
     single = DeconvDemo(conv_kernel=arrays["conv_kernel"], deconv_kernel=arrays["deconv_kernel"])
     whole = {k: v.numpy() for k, v in single.stages(images).items()}
+    bounds = float32_bounds(images, arrays["conv_kernel"], arrays["deconv_kernel"])
     for name in ("conv1", "pool"):
-        np.testing.assert_array_equal(whole[name], arrays[f"{batch_size}_all_{name}"])
+        assert_within(arrays[f"{batch_size}_all_{name}"], whole[name], 2 * bounds[name], name)
     per_replica = _shards(len(images), batch_size or 2)
     for stages, run in (("all", lambda x: single.stages(x)["output"]),
                         ("output", single.output)):
         distributed = arrays[f"{batch_size}_{stages}_output"]
         same_split = np.concatenate([run(images[a:b]).numpy() for a, b in per_replica])
-        np.testing.assert_array_equal(same_split, distributed)
+        assert_within(distributed, same_split, 2 * bounds["output"], f"{stages} same split")
         expected = whole["output"] if stages == "all" else single.output(images).numpy()
-        np.testing.assert_allclose(expected, distributed, rtol=0,
-                                   atol=RTOL_SPLIT * np.abs(expected).max())
+        assert_within(distributed, expected, 2 * bounds["output"], f"{stages} whole batch")
 
 
 def test_shards_worked_by_hand():
@@ -104,21 +104,17 @@ def test_shards_worked_by_hand():
     assert _shards(5, 2) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
 
 
-def test_one_device_strategy_in_process_is_bit_identical():
+def test_one_device_strategy_in_process_is_within_the_bound():
     strategy = make_strategy(["/cpu:0"])
     demo = make_distributed_demo(strategy, seed=2)
     images = np.random.default_rng(1).uniform(0, 255, (3, 7, 5, 3)).astype(np.float32)
     result = run_distributed(strategy, demo, images, batch_size=2)
     single = DeconvDemo(conv_kernel=demo.conv_kernel.numpy(),
                         deconv_kernel=demo.deconv_kernel.numpy())
+    bounds = float32_bounds(images, demo.conv_kernel.numpy(), demo.deconv_kernel.numpy())
     for name, value in single.stages(images).items():
-        # Batches of 2 and 1 here, of 3 in the single run: conv1 and pool
-        # bit-identical, output to float32 regrouping (module docstring).
-        if name == "output":
-            np.testing.assert_allclose(value.numpy(), result[name], rtol=0,
-                                       atol=RTOL_SPLIT * np.abs(value.numpy()).max())
-        else:
-            np.testing.assert_array_equal(value.numpy(), result[name])
+        # Batches of 2 and 1 here, of 3 in the single run (module docstring).
+        assert_within(result[name], value.numpy(), 2 * bounds[name], name)
 
 
 def test_logical_cpus_cannot_be_configured_after_initialisation():

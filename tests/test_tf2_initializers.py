@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import reference
+from migration_audit import reference
 from tf2 import initializers
 from tf2.initializers import BilinearInitializer
 from tf2.kernels import bilinear_kernel

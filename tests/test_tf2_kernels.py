@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from tf_keras.api._v1.keras.utils import DeterministicRandomTestTool
 
-from tests import reference
+from migration_audit import reference
 from tf2 import kernels
 from tf2.kernels import (
     bilinear_filter,

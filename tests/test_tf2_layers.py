@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import reference
+from migration_audit import reference
 from tf2 import layers
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests import reference
+from migration_audit import reference
 from tests.conftest import REPO
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D, polyphase_taps

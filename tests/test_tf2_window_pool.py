@@ -7,19 +7,21 @@ each group of 4 (`_max_of_groups_of_4`), which leaves out the positions past
 an odd last row or column, as SAME max pooling does.
 
 Tolerances: with small-integer images and kernels every sum is exact, so
-there the window form must equal conv2d + max_pool2d bit for bit (an
-indexing error shows as a whole-number difference). With real values it
-adds exact zeros to the same products, so it is held to the rounding bound
-of a 27-term float32 sum, 2 * 27 * 2**-24 * sum |w * x| <= 1e-6 of
-max |result| here, and the project's 1e-5 of max |reference| against the
-float64 reference.
+there the window form must equal conv2d + max_pool2d bit for bit on any
+machine (bit identity by construction; an indexing error shows as a
+whole-number difference). With real values it adds exact zeros to the same
+products, in another order: it is held to the derived per-element bound of
+`migration_audit.bounds` (twice the bound against conv2d + max_pool2d, the
+float32 plus the float64 bound against the float64 reference).
 """
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests import reference
+from migration_audit import reference
+from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds
+from tests.conftest import assert_matches_reference, assert_within
 from tf2.demo import (
     DeconvDemo,
     _conv_pool,
@@ -97,10 +99,13 @@ def test_window_form_with_real_values_is_within_rounding(shape):
     images = rng.uniform(0, 255, shape).astype(np.float32)
     kernel = rng.uniform(-0.3, 0.3, (3, 3, 3, 3)).astype(np.float32)
     plain, windows = _plain(images, kernel), _by_windows(images, kernel)
-    np.testing.assert_allclose(plain, windows, rtol=0, atol=1e-6 * np.abs(plain).max())
+    no_deconv = np.zeros((3, 3, 3, 3), np.float32)
+    single = demo_bounds(images, kernel, no_deconv)["pool"]
+    double = demo_bounds(images, kernel, no_deconv, FLOAT64_UNIT_ROUNDOFF)["pool"]
+    assert_within(windows, plain, 2 * single, "window form vs conv2d + max_pool2d")
     conv1 = reference.conv2d_same(images.astype(np.float64), kernel.astype(np.float64))
     expected = reference.max_pool_same(conv1)
-    np.testing.assert_allclose(expected, windows, rtol=0, atol=1e-5 * np.abs(expected).max())
+    assert_within(windows, expected, single + double, "window form vs float64 reference")
 
 
 @pytest.mark.parametrize("channels", [1, 3, 5])
@@ -125,10 +130,8 @@ def test_fast_path_matches_the_float64_reference(shape):
     images = np.random.default_rng(7).uniform(0, 255, shape).astype(np.float32)
     demo = DeconvDemo(seed=7)
     conv, deconv = demo.conv_kernel.numpy(), demo.deconv_kernel.numpy()
-    expected = reference.demo_stages(images, conv, deconv)["output"]
     for actual in (demo_output(images, conv, deconv).numpy(), demo.output(images).numpy()):
-        np.testing.assert_allclose(expected, actual, rtol=0,
-                                   atol=1e-5 * np.abs(expected).max())
+        assert_matches_reference(images, conv, deconv, {"output": actual})
 
 
 def test_fast_path_is_traced_once_for_even_and_odd_sizes():

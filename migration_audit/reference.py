@@ -1,7 +1,8 @@
 """An independent float64 NumPy reference of the demo's three ops.
 
 Written from the op definitions (TensorFlow's SAME padding rule), not from
-either port, and kept in `tests/` so it is never the code under test:
+either port, and importing neither (nor TensorFlow): the audit's third
+witness, and the tests' too.
 
 - SAME padding for a window k and stride s on a side of n: the output has
   ceil(n / s) positions and the total padding is
@@ -16,7 +17,14 @@ import numpy as np
 
 
 def same_padding(n, k, s):
-    """Returns (out, pad_before, pad_after) of a SAME window on a side of n."""
+    """Returns (out, pad_before, pad_after) of a SAME window on a side of n.
+
+    Example: a 3-wide window at stride 2 on 7 positions gives 4 outputs and
+    (4 - 1) * 2 + 3 - 7 = 2 padding, 1 on each side.
+
+    >>> same_padding(7, 3, 2)
+    (4, 1, 1)
+    """
     out = -(-n // s)
     total = max((out - 1) * s + k - n, 0)
     return out, total // 2, total - total // 2
@@ -88,13 +96,6 @@ def demo_stages(image, conv_kernel, deconv_kernel):
     out_hw = (2 * pool.shape[1], 2 * pool.shape[2])
     output = conv2d_transpose_same(pool, deconv_kernel, out_hw)
     return {"conv1": conv1, "pool": pool, "output": output}
-
-
-def max_relative_error(expected, actual):
-    """max |expected - actual| / max |expected| (the project's error measure)."""
-    expected = np.asarray(expected, np.float64)
-    scale = max(float(np.abs(expected).max()), np.finfo(np.float64).tiny)
-    return float(np.abs(expected - np.asarray(actual, np.float64)).max()) / scale
 
 
 def bilinear_resize_matrix(n, factor):
