@@ -55,9 +55,20 @@ def version_text(prog):
             f"(TensorFlow {version('tensorflow')}, Keras {version('keras')})")
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: reads the versions only when asked (keeps `--help` fast)."""
+
+    def __init__(self, option_strings, dest, prog, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+        self._prog = prog
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(0, version_text(self._prog) + "\n")
+
+
 def add_version_argument(parser, prog):
     """Adds `--version`, which prints `version_text(prog)` and exits 0."""
-    parser.add_argument("--version", action="version", version=version_text(prog),
+    parser.add_argument("--version", action=_VersionAction, prog=prog,
                         help="print the version of this program and of TensorFlow, and exit")
 
 
