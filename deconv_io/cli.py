@@ -63,7 +63,8 @@ class _VersionAction(argparse.Action):
         self._prog = prog
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(0, version_text(self._prog) + "\n")
+        print(version_text(self._prog))  # stdout, as argparse's own "version" action
+        parser.exit(0)
 
 
 def add_version_argument(parser, prog):
