@@ -193,6 +193,9 @@ def build_parser():
                         help="seed of the images and of the conv kernel (default 0)")
     parser.add_argument("--child-rss", metavar="VARIANT:N:H:W", default=None,
                         help=argparse.SUPPRESS)  # internal: one peak-memory measurement
+    from deconv_io.cli import add_version_argument
+
+    add_version_argument(parser, PROG)
     return parser
 
 

@@ -33,7 +33,8 @@ __all__ = ["OutputError", "TEMP_EXTRA_BYTES", "TEMP_PATTERN", "atomic_path", "be
 
 _HEX_DIGITS = 12
 #: Names of this project's temporary files: `.NAME.<12 hex digits>.tmp`.
-TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{%d}\.tmp$" % _HEX_DIGITS)
+TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{%d}\.tmp(?:\.[A-Za-z0-9]+){0,2}$"
+                          % _HEX_DIGITS)
 #: Bytes a temporary file's name adds to its output's name ("." "." hex ".tmp").
 TEMP_EXTRA_BYTES = 2 + _HEX_DIGITS + len(".tmp")
 
@@ -97,17 +98,19 @@ def _remove(path):
             os.unlink(path)
 
 
-def temp_name(name):
-    """A fresh temporary name for output `name`, `.NAME.<12 hex>.tmp`.
+def temp_name(name, suffix=""):
+    """A fresh temporary name for output `name`, `.NAME.<12 hex>.tmp[SUFFIX]`.
 
     Example:
     >>> bool(TEMP_PATTERN.match(temp_name("out.npz")))
     True
+    >>> bool(TEMP_PATTERN.match(temp_name("w.weights.h5", ".weights.h5")))
+    True
     """
-    return f".{name}.{uuid.uuid4().hex[:_HEX_DIGITS]}.tmp"
+    return f".{name}.{uuid.uuid4().hex[:_HEX_DIGITS]}.tmp{suffix}"
 
 
-def _new_locked_temp(path, make):
+def _new_locked_temp(path, make, suffix=""):
     """Makes a new temporary entry beside `path` with `make(tmp) -> fd`, locked.
 
     A cleaner may take the entry for stale between its creation and the
@@ -119,7 +122,7 @@ def _new_locked_temp(path, make):
     """
     folder = path.parent if str(path.parent) else Path(".")
     while True:
-        tmp = folder / temp_name(path.name)
+        tmp = folder / temp_name(path.name, suffix)
         with _LOCK:
             if _STOPPED:
                 raise InputError("interrupted: no further output is written")
@@ -149,7 +152,7 @@ def _make_folder(tmp):
     return os.open(tmp, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
 
 
-def _create_temp_beside(path):
+def _create_temp_beside(path, suffix=""):
     """Creates an empty, new, locked temporary file in `path`'s folder.
 
     Unlike `tempfile.mkstemp` (mode 0600), the file gets the mode a plain
@@ -159,7 +162,7 @@ def _create_temp_beside(path):
     Returns:
         `(tmp, fd)`: the temporary path and a descriptor holding its lock.
     """
-    tmp, fd = _new_locked_temp(path, _make_file)
+    tmp, fd = _new_locked_temp(path, _make_file, suffix)
     with contextlib.suppress(FileNotFoundError):
         os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
     return tmp, fd
@@ -193,7 +196,7 @@ def _commit(tmp, fd, path):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix="", lock=True):
     """Yields a temporary path beside `path`, moved onto `path` on success.
 
     The temporary file lives in the same folder so that `os.replace` is an
@@ -204,6 +207,12 @@ def atomic_path(path):
 
     Args:
         path: the final file path.
+        suffix: an ending after the temporary name's `.tmp`, for writers
+            that insist on one (Keras's `save_weights` wants `.weights.h5`):
+            `TEMP_PATTERN` allows up to two such parts.
+        lock: hold this run's `flock` on the temporary file while it is
+            written; False for writers that lock the file themselves (HDF5
+            does, and fails on a file locked by another descriptor).
 
     Yields:
         A `pathlib.Path` to write the whole file to.
@@ -221,7 +230,9 @@ def atomic_path(path):
     """
     path = Path(path)
     try:
-        tmp, fd = _create_temp_beside(path)
+        tmp, fd = _create_temp_beside(path, suffix)
+        if not lock:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     except OSError as e:
         raise _output_error(path, e) from None
     try:

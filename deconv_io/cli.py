@@ -48,6 +48,46 @@ def positive_int(text):
     return value
 
 
+def version_text(prog):
+    """The `--version` line: this project's version and the TensorFlow installed.
+
+    Read from the installed distributions' metadata, so TensorFlow is not
+    imported (`--version` stays as fast as `--help`).
+
+    Example:
+    >>> version_text("legacy_tf1").startswith("legacy_tf1 ")
+    True
+    """
+    import importlib.metadata
+
+    def version(distribution):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"{prog} {version('bilinear-deconv-migration')} "
+            f"(TensorFlow {version('tensorflow')}, Keras {version('keras')})")
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: reads the versions only when asked (keeps `--help` fast)."""
+
+    def __init__(self, option_strings, dest, prog, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+        self._prog = prog
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text(self._prog))  # stdout, as argparse's own "version" action
+        parser.exit(0)
+
+
+def add_version_argument(parser, prog):
+    """Adds `--version`, which prints `version_text(prog)` and exits 0."""
+    parser.add_argument("--version", action=_VersionAction, prog=prog,
+                        help="print the version of this program and of TensorFlow, and exit")
+
+
 def add_weights_argument(parser):
     """Adds `--weights W.npz`, the kernels file every command line reads."""
     parser.add_argument("--weights", metavar="W.npz", type=Path, default=None,

@@ -38,29 +38,58 @@ def import_pyplot():
     return plt
 
 
-def choose_backend(show):
-    """Selects Agg unless a window may be shown and a display exists.
+def choose_backend(show, prog=None):
+    """Chooses matplotlib's backend for a command line, inside `main`.
 
     Args:
         show: True (`--show`), False (`--no-show`) or None (default: show a
-            window when there is a display, as the original's `plt.show()`).
+            window wherever matplotlib can, as the original's `plt.show()`).
+        prog: the program name for the one-line notice that `--show` cannot
+            open a window.
 
-    Called inside `main`, never at import, so importing this project never
-    changes a user's matplotlib backend.
+    `--no-show` selects Agg. Otherwise matplotlib makes its own choice (its
+    `MPLBACKEND` / rc setting, or the first interactive backend that works
+    here, falling back to Agg when none can, e.g. without a display); when
+    that choice cannot open a window, `--show` says so in one line on
+    stderr. Called inside `main`, never at import, so importing this
+    project never changes a user's matplotlib backend.
 
     Returns:
         Whether a window will be shown.
     """
-    import os
+    import sys
 
     import_pyplot()
     import matplotlib
 
-    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if show is False or not has_display:
+    if show is False:
         matplotlib.use("Agg", force=True)
         return False
-    return True
+    import matplotlib.pyplot  # noqa: F401  (resolves matplotlib's own choice)
+
+    backend = matplotlib.get_backend()
+    if is_interactive_backend(backend):
+        return True
+    if show:
+        print(f"{prog or 'matplotlib'}: cannot open a window: matplotlib's backend here is "
+              f"{backend!r}, which has none (no display, or MPLBACKEND); use --save OUT.png",
+              file=sys.stderr)
+    return False
+
+
+def is_interactive_backend(backend):
+    """Whether matplotlib backend `backend` can open a window.
+
+    Example:
+    >>> is_interactive_backend("agg"), is_interactive_backend("TkAgg")
+    (False, True)
+    """
+    from matplotlib.backends import BackendFilter, backend_registry
+
+    backend = str(backend).lower()
+    if backend.startswith("module://"):
+        return True  # a third-party backend: let it try
+    return backend not in backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
 
 
 def quiet_imshow_clipping():

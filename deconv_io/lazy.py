@@ -5,6 +5,8 @@ TensorFlow is imported, so their `__init__` modules must not import it.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 
@@ -39,3 +41,65 @@ def lazy_exports(package, where):
         return sorted(set(namespace) | set(where))
 
     return __getattr__, __dir__
+
+
+class _CallbackLoader(importlib.abc.Loader):
+    """A module's own loader, then `callback(module)` once the module is executed."""
+
+    def __init__(self, loader, callback):
+        self._loader = loader
+        self._callback = callback
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._callback(module)
+
+    def __getattr__(self, name):  # resource readers and the like: the real loader's
+        return getattr(self._loader, name)
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Finds `name` as the other finders do and wraps its loader (once)."""
+
+    def __init__(self, name, callback):
+        self._name = name
+        self._callback = callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self._name:
+            return None
+        sys.meta_path.remove(self)  # once, and not for the look-up just below
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _CallbackLoader(spec.loader, self._callback)
+        return spec
+
+
+def when_imported(name, callback):
+    """Calls `callback(module)` once the top-level module `name` is imported.
+
+    At once if it already is; otherwise right after its import completes, by
+    a one-shot finder at the front of `sys.meta_path` (removed on first use).
+    This lets a package register things with a heavy library (Keras's
+    serializable objects) without importing the library itself.
+
+    Args:
+        name: a top-level module name, e.g. "keras".
+        callback: called with the imported module.
+
+    Example:
+    >>> seen = []
+    >>> when_imported("math", lambda module: seen.append(module.__name__))
+    >>> seen
+    ['math']
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    if not any(isinstance(f, _PostImportFinder) and f._name == name and f._callback == callback
+               for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder(name, callback))

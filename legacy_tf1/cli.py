@@ -15,8 +15,8 @@ from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_run_paths, \
-    import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
+    check_run_paths, import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.dumps import dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
@@ -84,6 +84,7 @@ def build_parser():
                         help="any image Pillow opens, used as convert('RGB') gives it "
                              "(default: the packaged data/timg.jpg, 750x500)")
     add_common_arguments(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -106,7 +107,7 @@ def _run(args):
     # original's `np.asarray(Image.open(path))` ignored it.
     from deconv_io.display import choose_backend
 
-    show = choose_backend(args.show)
+    show = choose_backend(args.show, PROG)
     import_tensorflow()
     from legacy_tf1.graph import run_session
 

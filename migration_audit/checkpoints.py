@@ -50,6 +50,7 @@ __all__ = [
     "save_tf2_checkpoint",
     "tf2_checkpoint",
     "tf2_key",
+    "write_checkpoint_atomically",
 ]
 
 #: TF2 module attribute -> the original's variable name.
@@ -302,6 +303,17 @@ def tf2_checkpoint(demo):
 def save_tf2_checkpoint(demo, prefix):
     """Writes `demo`'s kernels as a TF2 checkpoint at exactly `prefix`.
 
+    Written atomically (see `write_checkpoint_atomically`).
+
+    Returns:
+        `prefix` as a string.
+    """
+    return write_checkpoint_atomically(prefix, tf2_checkpoint(demo).write)
+
+
+def write_checkpoint_atomically(prefix, write):
+    """Calls `write(scratch_prefix)`, then moves the files onto `prefix`.
+
     The files are written in a temporary folder `.NAME.<12 hex>.tmp` beside
     `prefix` (`deconv_io.atomic.temp_folder_beside`), flushed to disk, then
     renamed onto `prefix` (data files first, the `.index` last), so a failed
@@ -315,7 +327,7 @@ def save_tf2_checkpoint(demo, prefix):
     prefix = Path(prefix)
     with temp_folder_beside(prefix) as scratch:
         try:
-            tf2_checkpoint(demo).write(str(scratch / "ckpt"))
+            write(str(scratch / "ckpt"))
         except tf.errors.OpError as e:
             raise OutputError(0, f"Cannot write checkpoint {prefix}: {e.message}") from None
         # Data files first, the .index (which makes the prefix readable) last.

@@ -3,6 +3,8 @@
     python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
     python -m migration_audit matrix [IMAGE] [--report DIR]
     python -m migration_audit convert-checkpoint SRC DST
+    python -m migration_audit convert-checkpoint SRC DST.weights.h5   (TF1 -> Keras)
+    python -m migration_audit convert-checkpoint SRC.weights.h5 DST   (Keras -> TF1)
 
 The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
 the same Pillow decode both ports' command lines use, runs the TF1 port
@@ -24,8 +26,8 @@ import sys
 from pathlib import Path
 
 from deconv_io import default_image_path, load_image, load_weights
-from deconv_io.cli import ArgumentParser, add_verbose_argument, add_weights_argument, \
-    import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
+    add_weights_argument, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
@@ -37,6 +39,7 @@ __all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "MATRIX", "PROG", "build_convert_par
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
+KERAS_SUFFIX = ".weights.h5"
 
 #: The audit keeps every witness's stages in memory (four float32 copies of
 #: `conv1`, 64 channels, the float64 reference's and its temporaries): about
@@ -80,6 +83,7 @@ def build_parser():
                              f"{DEFAULT_MAX_PIXELS}: the audit holds every witness's 64-channel "
                              "stages in memory, ~4 KB per pixel)")
     add_verbose_argument(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -92,7 +96,13 @@ def build_convert_parser():
                     "a1 -> deconv_kernel (float32 [3,3,3,64] each). The image variable "
                     "'Variable' is reported and ignored: the TF2 module takes the image as "
                     "input. Read the result with "
-                    "tf.train.Checkpoint(demo=DeconvDemo()).read(DST).",
+                    "tf.train.Checkpoint(demo=DeconvDemo()).read(DST). "
+                    "With DST ending in .weights.h5: convert to the Keras weights of "
+                    "tf2.build_keras_demo() (model.load_weights(DST)); with SRC ending in "
+                    ".h5: convert such a Keras weights file back to a TF1 checkpoint (a, a1). "
+                    "Both print the name map and the missing, unexpected and mismatched "
+                    "variables before writing, and write nothing when a kernel is missing "
+                    "or mismatched.",
     )
     parser.add_argument("src", metavar="SRC",
                         help="the TF1 checkpoint prefix (beside SRC.index), or a folder with "
@@ -105,6 +115,7 @@ def build_convert_parser():
                              "folder, or files of DST that are folders, devices or SRC's "
                              "own are refused")
     add_verbose_argument(parser)
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -131,8 +142,9 @@ def _summary(result):
                  for name, rows in stages_by_pair.items() if name not in identical]
     worst = max((c for c in result.comparisons if c.claim == "bound"),
                 key=lambda c: c.error_over_bound, default=None)
-    lines = [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
-             f"not bit-identical: {', '.join(differing) or 'none'}"]
+    lines = [f"{name}: not run on this image ({why})" for name, why in result.skipped.items()]
+    lines += [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
+              f"not bit-identical: {', '.join(differing) or 'none'}"]
     if worst is not None:
         lines.append(f"largest error/bound: {worst.error_over_bound:.3g} ({worst.stage} "
                      f"{worst.name}; {worst.ulps} ULPs)")
@@ -186,8 +198,39 @@ def _run(args):
     return 0 if result.passed else 1
 
 
+def _convert_keras(args, to_keras):
+    from deconv_io.atomic import TEMP_EXTRA_BYTES
+    from migration_audit.checkpoints import checkpoint_destination, checkpoint_source
+
+    if to_keras:
+        if not str(args.dst).endswith(KERAS_SUFFIX):
+            raise InputError(f"DST {args.dst}: a Keras weights file must end in {KERAS_SUFFIX}")
+        src = checkpoint_source(args.src)
+        check_output_file(args.dst, "DST", inputs=(Path(f"{src}.index"),),
+                          extra=TEMP_EXTRA_BYTES + len(KERAS_SUFFIX))
+        args.src = src
+    else:
+        src = check_input_file(args.src, "Keras weights file")
+        args.dst = checkpoint_destination(args.dst)
+        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0,
+                          clean_stale=False)
+        check_output_file(f"{args.dst}.data-00000-of-00001", "DST", inputs=(src,), extra=0,
+                          clean_stale=False)
+    import_tensorflow()
+    from migration_audit.keras_checkpoints import convert_keras_to_tf1, convert_tf1_to_keras, \
+        plan_keras_to_tf1, plan_tf1_to_keras
+
+    plan = (plan_tf1_to_keras if to_keras else plan_keras_to_tf1)(args.src, args.dst)
+    print("\n".join(plan.lines()))
+    (convert_tf1_to_keras if to_keras else convert_keras_to_tf1)(args.src, args.dst, plan)
+    print(f"wrote {args.dst}")
+    return 0
+
+
 def _convert(args):
     quiet_tensorflow(args.verbose)
+    if str(args.dst).endswith(".h5") or str(args.src).endswith(".h5"):
+        return _convert_keras(args, to_keras=str(args.dst).endswith(".h5"))
     from migration_audit.checkpoints import check_checkpoint_destination, \
         checkpoint_destination, checkpoint_source
 

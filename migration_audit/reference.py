@@ -96,3 +96,26 @@ def demo_stages(image, conv_kernel, deconv_kernel):
     out_hw = (2 * pool.shape[1], 2 * pool.shape[2])
     output = conv2d_transpose_same(pool, deconv_kernel, out_hw)
     return {"conv1": conv1, "pool": pool, "output": output}
+
+
+def bilinear_resize_matrix(n, factor):
+    """float64 bilinear resize along one axis, half-pixel centres, edge clamped.
+
+    Output j samples source coordinate (j + 0.5) / factor - 0.5, clamped to
+    [0, n - 1] (tf.image.resize's rule), between its two nearest pixels.
+    """
+    j = np.arange(n * factor)
+    s = np.clip((j + 0.5) / factor - 0.5, 0, n - 1)
+    lo = np.floor(s).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    m = np.zeros((n * factor, n))
+    np.add.at(m, (j, lo), 1 - (s - lo))
+    np.add.at(m, (j, hi), s - lo)
+    return m
+
+
+def bilinear_resize(x, factor):
+    """float64 bilinear upsampling of NHWC `x` by `factor` (tf.image.resize's rule)."""
+    _, h, w, _ = x.shape
+    return np.einsum("ih,nhwc,jw->nijc", bilinear_resize_matrix(h, factor), np.float64(x),
+                     bilinear_resize_matrix(w, factor))

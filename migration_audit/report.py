@@ -183,6 +183,7 @@ def report_dict(result, image_path, seed, weights_path, env=None):
         "comparisons": [c.as_dict() for c in result.comparisons],
         "bit_identical": bit_identical,
         "seconds": {name: round(s, 4) for name, s in result.seconds.items()},
+        "skipped": dict(result.skipped),
         "environment": environment() if env is None else env,
     }
 

@@ -31,7 +31,7 @@ def _expected_rows():
     rows = []
     for stage in STAGES:
         tested = list(TF2) + (["tf2_fast"] if stage == "output" else [])
-        rows += [(stage, f"{name} vs tf1_session") for name in tested]
+        rows += [(stage, f"{name} vs tf1_session") for name in tested + ["keras_model"]]
         rows += [(stage, f"{name} vs float64_reference") for name in ["tf1_session"] + tested]
     return rows + [("display", "tf2_function output[0] vs tf1_session display")]
 
@@ -67,10 +67,11 @@ def test_audit_passes_prints_table_and_writes_report(image_path, tmp_path, capsy
         assert row["verdict"] == "ok", key
         assert float(row["error/bound"]) <= 1 and float(row["max bound"]) > 0, key
         claim = ("bit-identical" if key[1].startswith(("tf2_eager vs tf1", "tf2_function vs tf1",
-                                                       "tf2_function output[0]")) else "bound")
+                                                       "tf2_function output[0]",
+                                                       "keras_model vs tf1")) else "bound")
         assert row["claim"] == claim, key
     for stage in STAGES:
-        for name in ("tf2_eager", "tf2_function"):
+        for name in ("tf2_eager", "tf2_function", "keras_model"):
             assert rows[(stage, f"{name} vs tf1_session")]["bit-identical"] == "yes"
             assert rows[(stage, f"{name} vs tf1_session")]["max abs diff"] == "0"
         assert rows[(stage, "tf1_session vs float64_reference")]["bit-identical"] == "n/a"
@@ -82,7 +83,7 @@ def test_audit_passes_prints_table_and_writes_report(image_path, tmp_path, capsy
                                 "tf2_function vs tf1_session")
     assert lines[-4].startswith("not bit-identical: ")
     assert lines[-3].startswith("largest error/bound: ")
-    assert lines[-2] == ("verdict: PASS - all 24 comparisons hold their claim (bit-identical by "
+    assert lines[-2] == ("verdict: PASS - all 27 comparisons hold their claim (bit-identical by "
                          "construction, or within the derived rounding bound)")
     assert lines[-1] == f"report: {folder / 'report.json'}, {folder / 'report.png'}"
 
@@ -157,13 +158,14 @@ def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, mon
     out = capsys.readouterr().out
     rows = _table(out)
     failed = {key for key, row in rows.items() if row["verdict"] == "FAIL"}
-    assert failed == {("output", f"{name} vs tf1_session") for name in TF2 + ("tf2_fast",)} | {
+    assert failed == {("output", f"{name} vs tf1_session")
+                      for name in TF2 + ("tf2_fast", "keras_model")} | {
         ("output", "tf1_session vs float64_reference")}
-    assert ("verdict: FAIL - 5 of 24 comparisons break their claim (bit-identical, or "
+    assert ("verdict: FAIL - 6 of 27 comparisons break their claim (bit-identical, or "
             "error/bound <= 1): ") in out
     data = json.loads((tmp_path / "report.json").read_text())
     assert data["passed"] is False
-    assert sum(not c["passed"] for c in data["comparisons"]) == 5
+    assert sum(not c["passed"] for c in data["comparisons"]) == 6
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
 
 
@@ -222,7 +224,7 @@ def test_one_ulp_breaks_a_bit_identical_claim(image_path, monkeypatch, capsys):
     assert (row["bit-identical"], row["claim"], row["verdict"]) == ("no", "bit-identical",
                                                                     "FAIL")
     assert float(row["error/bound"]) < 1
-    assert "verdict: FAIL - 1 of 24" in out
+    assert "verdict: FAIL - 1 of 27" in out
 
 
 @pytest.mark.parametrize("scale", [1e-39, 1e30])

@@ -67,7 +67,7 @@ def test_matrix_runs_every_configuration_and_every_claim_holds(tmp_path, subproc
         assert config["environment"]["onednn"] is (config["env"]["TF_ENABLE_ONEDNN_OPTS"] == "1")
         assert config["environment"]["onednn_max_cpu_isa"] == config["env"]["ONEDNN_MAX_CPU_ISA"]
         assert config["environment"]["threads"]["intra_op"] in (1, None)
-        assert config["passed"] and len(config["comparisons"]) == 24
+        assert config["passed"] and len(config["comparisons"]) == 27
         for row in config["comparisons"]:
             assert row["passed"], (config["name"], row)
             if row["claim"] == "bit-identical":
@@ -76,7 +76,8 @@ def test_matrix_runs_every_configuration_and_every_claim_holds(tmp_path, subproc
                 assert 0 <= float(row["error_over_bound"]) <= 1
     assert matrix["passed"] and all(a["passed"] for a in matrix["across"])
     witnesses = {a["witness"] for a in matrix["across"]}
-    assert witnesses == {"tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast"}
+    assert witnesses == {"tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast",
+                         "keras_model"}
     assert "verdict: PASS" in done.stdout and "tf1_session bits same as first" in done.stdout
 
 

@@ -20,26 +20,7 @@ def _images(batch, h, w, c=3, scale=1.0, seed=0):
     return (np.random.default_rng(seed).random((batch, h, w, c)) * scale).astype(np.float32)
 
 
-def _resize_matrix(n, factor):
-    """float64 bilinear resize along one axis, half-pixel centres, edge clamped.
-
-    Output j samples source coordinate (j + 0.5) / factor - 0.5, clamped to
-    [0, n - 1] (tf.image.resize's rule), between its two nearest pixels.
-    """
-    j = np.arange(n * factor)
-    s = np.clip((j + 0.5) / factor - 0.5, 0, n - 1)
-    lo = np.floor(s).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    m = np.zeros((n * factor, n))
-    np.add.at(m, (j, lo), 1 - (s - lo))
-    np.add.at(m, (j, hi), s - lo)
-    return m
-
-
-def _resize_reference(x, factor):
-    _, h, w, _ = x.shape
-    return np.einsum("ih,nhwc,jw->nijc", _resize_matrix(h, factor), np.float64(x),
-                     _resize_matrix(w, factor))
+_resize_reference = reference.bilinear_resize
 
 
 def _rel_atol(expected, rtol=1e-5):
@@ -213,7 +194,8 @@ def test_config_is_exactly_the_constructor_kwargs():
     config = layer.get_config()
     assert {k: config[k] for k in ("factor", "mode", "border", "trainable", "name")} == {
         "factor": 3, "mode": "fcn", "border": "clamp", "trainable": True, "name": "up"}
-    assert set(config) == {"factor", "mode", "border", "trainable", "name", "dtype"}
+    assert set(config) == {"factor", "mode", "border", "data_format", "trainable", "name",
+                           "dtype"}
     restored = BilinearUpsample2D.from_config(config)
     assert restored.get_config() == config
 

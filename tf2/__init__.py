@@ -6,6 +6,11 @@ SavedModel export, and `python -m tf2` for one image, several, or a folder.
 
 Names are loaded on first use (PEP 562), so `python -m tf2` can quiet
 TensorFlow's logs and reject bad input before TensorFlow is imported.
+`import tf2` still registers the Keras serializable objects
+(`BilinearInitializer`, `BilinearUpsample2D`) so that a `.keras` file using
+them loads after only `import tf2`: at once when Keras is already imported,
+otherwise the moment Keras is (`deconv_io.lazy.when_imported`), so `tf2`
+alone never imports Keras.
 
 Example:
 >>> import tf2
@@ -13,7 +18,9 @@ Example:
 TensorShape([3, 3, 3, 64])
 """
 
-from deconv_io.lazy import lazy_exports
+import importlib
+
+from deconv_io.lazy import lazy_exports, when_imported
 
 #: Public name -> the module that defines it.
 _WHERE = {
@@ -30,6 +37,9 @@ _WHERE = {
     "glorot_uniform": "tf2.kernels",
     "BilinearInitializer": "tf2.initializers",
     "BilinearUpsample2D": "tf2.layers",
+    "build_keras_demo": "tf2.keras_model",
+    "keras_kernels": "tf2.keras_model",
+    "set_keras_kernels": "tf2.keras_model",
     "main": "tf2.cli",
     "run_tiled": "tf2.tiling",
     "plan_memory": "tf2.tiling",
@@ -44,3 +54,15 @@ __all__ = sorted(_WHERE)
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
+
+#: The modules whose import registers Keras serializable objects.
+KERAS_OBJECT_MODULES = ("tf2.initializers", "tf2.layers")
+
+
+def _register_keras_objects(keras):
+    del keras
+    for module in KERAS_OBJECT_MODULES:
+        importlib.import_module(module)
+
+
+when_imported("keras", _register_keras_objects)

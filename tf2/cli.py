@@ -30,8 +30,8 @@ from pathlib import Path
 
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, check_run_paths, \
-    import_tensorflow, parse_and_run, quiet_tensorflow
+from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
+    check_run_paths, import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
@@ -100,6 +100,7 @@ def build_parser():
                         help="rescale the picture to its own min..max before drawing "
                              "(default: the original's raw floats, clipped to [0, 1] "
                              "by imshow)")
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -137,7 +138,7 @@ def _run_single(args, image_path):
     # matplotlib and TensorFlow are imported only now, every path checked.
     from deconv_io.display import choose_backend
 
-    show = choose_backend(args.show)
+    show = choose_backend(args.show, PROG)
 
     demo = _make_demo(args, weights)
     images = image[None]

@@ -1,25 +1,73 @@
-"""`BilinearUpsample2D`: a per-channel bilinear transposed convolution layer."""
+"""`BilinearUpsample2D`: a per-channel bilinear transposed convolution layer.
+
+Written with `keras.ops` only, so it runs on every Keras 3 backend
+(TensorFlow, JAX, ...); no TensorFlow import here.
+"""
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tf2.kernels import _check_int, _check_mode, bilinear_filter, get_kernel_size
 
-__all__ = ["BilinearUpsample2D", "BORDERS"]
+__all__ = ["BilinearUpsample2D", "BORDERS", "DATA_FORMATS", "polyphase_taps"]
 
 #: What `BilinearUpsample2D` does beyond the image edge.
 BORDERS = ("zeros", "clamp")
+#: Keras's two image layouts.
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def polyphase_taps(factor, kernel_size):
+    """Where each output phase of a stride-`factor` transposed conv reads the kernel.
+
+    A transposed convolution with stride `f`, "SAME" padding (`pad_before =
+    (k - f) // 2`) and a `k`-tap kernel `w` gives, along one axis,
+    `y[f*m + p] = sum_d x[m + d] * w[p + pad_before - f*d]` over the `d`
+    where the tap index is in `[0, k)`. So each output phase `p` is an
+    ordinary (forward) correlation of `x` with a few taps of `w`: the whole
+    transposed conv is one stride-1 depthwise conv with `f*f` outputs per
+    channel, followed by interleaving the phases. This returns, per window
+    offset `u` (for `d = u + d_low`) and phase `p`, the tap index or -1.
+
+    Args:
+        factor: the stride `f`, an int >= 1.
+        kernel_size: `k`, an int >= `f`.
+
+    Returns:
+        `(taps, d_low)`: an int array `(J, f)` of tap indices (-1: no tap),
+        and the offset of window position 0.
+
+    Example:
+    >>> taps, d_low = polyphase_taps(2, 4)
+    >>> taps.tolist(), d_low
+    ([[3, -1], [1, 2], [-1, 0]], -1)
+    """
+    pad_before = (kernel_size - factor) // 2
+    pairs = [(p, d) for p in range(factor) for d in range(-kernel_size, kernel_size + 1)
+             if 0 <= p + pad_before - factor * d < kernel_size]
+    d_low = min(d for _, d in pairs)
+    d_high = max(d for _, d in pairs)
+    taps = np.full((d_high - d_low + 1, factor), -1, dtype=np.int64)
+    for p, d in pairs:
+        taps[d - d_low, p] = p + pad_before - factor * d
+    return taps, d_low
 
 
 @keras.saving.register_keras_serializable(package="bilinear_deconv")
 class BilinearUpsample2D(keras.layers.Layer):
-    """Upsamples NHWC images by an integer factor with a bilinear transposed conv.
+    """Upsamples images by an integer factor with a bilinear transposed conv.
 
     The kernel is depthwise, `(k, k, C, 1)` with `k = 2f - f % 2`: each
     channel is upsampled by its own copy of the bilinear filter, so the cost
     is O(C), not the O(C^2) of a dense `Conv2DTranspose` whose kernel is
-    zero off the diagonal. The output is `(N, f*H, f*W, C)`.
+    zero off the diagonal. The output is `(N, f*H, f*W, C)` (channels last)
+    or `(N, C, f*H, f*W)` (channels first).
+
+    It is computed in the polyphase form (see `polyphase_taps`): one
+    stride-1 depthwise convolution of the input (padded by one pixel: zeros,
+    or the edge pixel for `"clamp"`) with `f*f` outputs per channel, each
+    the taps of one output phase, then one interleaving of the phases. This
+    touches the output once, not once per tap, and needs only `keras.ops`.
 
     Borders:
 
@@ -43,20 +91,24 @@ class BilinearUpsample2D(keras.layers.Layer):
             two formulas agree for every width `2f - f % 2` (its `k % 4` is
             0 or 1), so the layer computes the same either way.
         border: `"zeros"` or `"clamp"`.
+        data_format: `"channels_last"` (NHWC) or `"channels_first"` (NCHW);
+            default `keras.config.image_data_format()`.
         trainable: whether the kernel is trained.
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Raises:
-        ValueError: a bad `factor`, `mode` or `border`; an input that is not
-            4-D or whose channel count is unknown.
+        ValueError: a bad `factor`, `mode`, `border` or `data_format`; an
+            input that is not 4-D or whose channel count is unknown.
 
     Example:
 
-    >>> BilinearUpsample2D(factor=2)(np.zeros((1, 5, 7, 3), "float32")).shape
-    TensorShape([1, 10, 14, 3])
+    >>> tuple(BilinearUpsample2D(factor=2, data_format="channels_last")(
+    ...     np.zeros((1, 5, 7, 3), "float32")).shape)
+    (1, 10, 14, 3)
     """
 
-    def __init__(self, factor=2, mode="symmetric", border="zeros", trainable=False, **kwargs):
+    def __init__(self, factor=2, mode="symmetric", border="zeros", data_format=None,
+                 trainable=False, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
         self.factor = _check_int("factor", factor, 1)
         self.mode = _check_mode(mode)
@@ -66,14 +118,23 @@ class BilinearUpsample2D(keras.layers.Layer):
                 f"{list(BORDERS)}. Received: border={border!r}"
             )
         self.border = border
+        data_format = keras.config.image_data_format() if data_format is None else data_format
+        if data_format not in DATA_FORMATS:
+            raise ValueError(
+                "Invalid value for argument `data_format`. Expected one of "
+                f"{list(DATA_FORMATS)}. Received: data_format={data_format!r}"
+            )
+        self.data_format = data_format
+        self._channel_axis = -1 if data_format == "channels_last" else 1
         self.kernel_size = get_kernel_size(self.factor)
+        self._taps, self._d_low = polyphase_taps(self.factor, self.kernel_size)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        channels = input_shape[-1]
+        channels = input_shape[self._channel_axis]
         if channels is None:
             raise ValueError(
-                "BilinearUpsample2D needs a known channel count (last axis). "
+                f"BilinearUpsample2D needs a known channel count ({self.data_format}). "
                 f"Received: input_shape={tuple(input_shape)}"
             )
         self.kernel = self.add_weight(
@@ -82,40 +143,87 @@ class BilinearUpsample2D(keras.layers.Layer):
             initializer=self._initial_kernel,
             trainable=True,  # the layer's own `trainable` freezes it
         )
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={self._channel_axis: channels})
 
     def _initial_kernel(self, shape, dtype=None):
         filt = bilinear_filter(shape[0], self.mode, dtype=np.float64)
         kernel = np.broadcast_to(filt[:, :, None, None], shape)
         return keras.ops.convert_to_tensor(kernel, dtype=dtype or self.variable_dtype)
 
+    def _polyphase_kernel(self, dtype):
+        """The depthwise kernel `(J, J, C, f*f)`: output `c*f*f + p*f + q` is phase (p, q)."""
+        k, f = self.kernel_size, self.factor
+        taps = self._taps  # (J, f), -1 where a phase has no tap
+        J = taps.shape[0]
+        # Flat index into the k*k filter, or k*k (a zero row) where either axis has no tap.
+        rows, cols = taps[:, None, :, None], taps[None, :, None, :]  # (J, 1, f, 1), (1, J, 1, f)
+        index = np.where((rows >= 0) & (cols >= 0), rows * k + cols, k * k)  # (J, J, f, f)
+        channels = self.kernel.shape[2]
+        flat = keras.ops.reshape(keras.ops.cast(self.kernel, dtype), (k * k, channels))
+        flat = keras.ops.concatenate([flat, keras.ops.zeros((1, channels), dtype)], axis=0)
+        gathered = keras.ops.take(flat, index.reshape(-1), axis=0)  # (J*J*f*f, C)
+        gathered = keras.ops.reshape(gathered, (J, J, f * f, channels))
+        return keras.ops.transpose(gathered, (0, 1, 3, 2))  # (J, J, C, f*f)
+
     def call(self, inputs):
+        if self.border == "clamp" and not self.trainable and self.factor & (self.factor - 1) == 0:
+            # A frozen clamp layer whose kernel is still the bilinear filter
+            # computes what bilinear resizing does: take the resize op, which
+            # writes the output in one pass (the polyphase form needs two).
+            # Only for power-of-two factors, where resize's sample positions
+            # and weights are exact binary fractions (for factor 3 its float32
+            # coordinates lose a few ulps). A kernel set to other values
+            # (set_weights) takes the general form; a trainable layer always
+            # does, so its kernel gets gradients.
+            initial = self._initial_kernel(tuple(self.kernel.shape), self.kernel.dtype)
+            unchanged = keras.ops.all(keras.ops.equal(self.kernel, initial))
+            return keras.ops.cond(unchanged, lambda: self._resize(inputs),
+                                  lambda: self._transposed_conv(inputs))
+        return self._transposed_conv(inputs)
+
+    def _resize(self, inputs):
+        f = self.factor
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        shape = keras.ops.shape(inputs)
+        size = (shape[axes[0]] * f, shape[axes[1]] * f)
+        y = keras.ops.image.resize(inputs, size, interpolation="bilinear",
+                                   data_format=self.data_format)
+        return keras.ops.cast(y, inputs.dtype)
+
+    def _transposed_conv(self, inputs):
         f = self.factor
         x = inputs
-        if self.border == "clamp":
-            # SYMMETRIC with one pixel repeats the edge pixel (valid for 1x1).
-            x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-        shape = tf.shape(x)
-        out_sizes = tf.stack([shape[0], shape[1] * f, shape[2] * f, shape[3]])
-        kernel = tf.cast(self.kernel, x.dtype)
-        # The adjoint of a depthwise conv is a depthwise transposed conv; its
-        # gradient w.r.t. the filter is registered, so the kernel trains.
-        y = tf.nn.depthwise_conv2d_backprop_input(
-            out_sizes, kernel, x, strides=[1, f, f, 1], padding="SAME"
-        )
-        if self.border == "clamp":
-            # Output pixel j of the padded image samples source coordinate
-            # (j + 0.5) / f - 0.5 - 1 of the unpadded one, so cropping f per
-            # side leaves resize's half-pixel grid; see the tests.
-            y = y[:, f:-f, f:-f, :]
-        # The op's static shape is unknown when H, W are; keep what is known.
-        y.set_shape(self.compute_output_shape(inputs.shape))
-        return y
+        if self.data_format == "channels_first":
+            x = keras.ops.transpose(x, (0, 2, 3, 1))
+        channels = x.shape[-1]
+        # Output phase p of pixel m reads input pixels m + d_low .. m + d_low
+        # + J - 1; for the bilinear widths 2f - f % 2 that is one pixel on
+        # either side (none for f = 1), so the input is padded by one pixel.
+        before, after = -self._d_low, self._taps.shape[0] - 1 + self._d_low
+        if before or after:
+            pads = [[0, 0], [before, after], [before, after], [0, 0]]
+            # "symmetric" with one pixel repeats the edge pixel (valid for 1x1).
+            x = keras.ops.pad(x, pads, mode="symmetric" if self.border == "clamp" else "constant")
+        y = keras.ops.depthwise_conv(x, self._polyphase_kernel(x.dtype), strides=1,
+                                     padding="valid", data_format="channels_last")
+        shape = keras.ops.shape(y)
+        n, h, w = shape[0], shape[1], shape[2]
+        y = keras.ops.reshape(y, (-1, h, w, channels, f, f))
+        if self.data_format == "channels_first":
+            y = keras.ops.transpose(y, (0, 3, 1, 4, 2, 5))  # (N, C, H, f, W, f)
+            return keras.ops.reshape(y, (-1, channels, h * f, w * f))
+        y = keras.ops.transpose(y, (0, 1, 4, 2, 5, 3))  # (N, H, f, W, f, C)
+        return keras.ops.reshape(y, (-1, h * f, w * f, channels))
 
     def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
         f = self.factor
-        return (n, None if h is None else h * f, None if w is None else w * f, c)
+        if self.data_format == "channels_first":
+            n, c, h, w = input_shape
+        else:
+            n, h, w, c = input_shape
+        h = None if h is None else h * f
+        w = None if w is None else w * f
+        return (n, c, h, w) if self.data_format == "channels_first" else (n, h, w, c)
 
     def get_config(self):
         return {
@@ -123,4 +231,5 @@ class BilinearUpsample2D(keras.layers.Layer):
             "factor": self.factor,
             "mode": self.mode,
             "border": self.border,
+            "data_format": self.data_format,
         }

@@ -1,0 +1,114 @@
+"""`python -m legacy_tf1.original`: the original TF1 script file, run unchanged.
+
+    python -m legacy_tf1.original [SCRIPT.py] [--weights W.npz] [--dump OUT.npz]
+                                  [--save OUT.png] [--show | --no-show]
+
+Runs the shipped original script (default) or SCRIPT.py through the import
+shim (`legacy_tf1.original.shim`), in a fresh graph, from the script's own
+folder. Its standard output is the script's own: the original prints its
+image shape, every 2-D filter slice it writes and the pool shape.
+"""
+
+import argparse
+from pathlib import Path
+
+from deconv_io import load_weights, save_npz_atomic, write_bytes_atomic
+from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
+    add_weights_argument, check_output_path, import_tensorflow, parse_and_run, \
+    quiet_tensorflow
+from deconv_io.errors import InputError
+from deconv_io.interrupts import run_interruptible
+from deconv_io.paths import check_input_file, check_outputs_distinct
+
+__all__ = ["PROG", "build_parser", "main"]
+
+PROG = "legacy_tf1.original"
+
+
+def build_parser():
+    """Returns the command line's parser."""
+    parser = ArgumentParser(
+        prog=PROG,
+        description="Run the original TF1 demo script file unchanged on TensorFlow 2 (or any "
+                    "similar TF1 script): inside it, `import tensorflow as tf` gives "
+                    "tf.compat.v1 in a fresh graph, tf.contrib.layers' xavier_initializer, "
+                    "xavier_initializer_conv2d and variance_scaling_initializer are provided "
+                    "with their TF1 semantics, and relative file names resolve against the "
+                    "script's folder.",
+        epilog="Exit status: 0 success; 2 bad input (a missing or non-Python script, a "
+               "tf.contrib name the shim lacks, an error raised by the script, a bad "
+               "weights file): one line on stderr, no output file written.",
+    )
+    parser.add_argument("script", nargs="?", metavar="SCRIPT.py", type=Path, default=None,
+                        help="the TF1 script to run (default: the shipped original, "
+                             "legacy_tf1/original/script/deconv_demo.py, which reads the "
+                             "timg.jpg beside it)")
+    add_weights_argument(parser)
+    parser.add_argument("--dump", metavar="OUT.npz", type=Path, default=None,
+                        help="write what the script's sess.run calls returned (run_<i>, or "
+                             "run_<i>_<j> for several fetches), the array it gave plt.imshow "
+                             "as display, and its variables a and a1 as conv_kernel and "
+                             "deconv_kernel")
+    parser.add_argument("--save", metavar="OUT.png", type=Path, default=None,
+                        help="write the script's figure (as at its plt.show()) to this PNG")
+    parser.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
+                        help="let the script's plt.show() open a window (default: wherever "
+                             "matplotlib can; --no-show never)")
+    add_verbose_argument(parser)
+    add_version_argument(parser, PROG)
+    return parser
+
+
+def _run(args):
+    quiet_tensorflow(args.verbose)
+    from legacy_tf1.original.shim import SHIPPED_SCRIPT, read_script, run_script
+
+    script_path = Path(args.script) if args.script else SHIPPED_SCRIPT
+    check_input_file(script_path, "Script")
+    if args.weights is not None:
+        check_input_file(args.weights, "Weights file")
+    inputs = (script_path, args.weights)
+    dump = check_output_path(args.dump, "--dump", inputs)
+    save = check_output_path(args.save, "--save", inputs)
+    check_outputs_distinct({"--dump": dump, "--save": save})
+    script, _ = read_script(script_path)  # refuse a bad file before TF
+    weights = load_weights(args.weights) if args.weights is not None else None
+    from deconv_io.display import choose_backend
+
+    show = choose_backend(args.show, PROG)
+    tf = import_tensorflow()
+    if not args.verbose:
+        # The script's own TF1 calls log deprecation notices (e.g. the
+        # original's `constant_initializer(dtype=...)`); --verbose keeps them.
+        tf.get_logger().setLevel("ERROR")
+    # In a worker thread, so that a signal stops the run during session.run;
+    # in the main thread when the script's plt.show() may open a window (GUI
+    # toolkits insist on the main thread).
+    run = (lambda *a, **k: run_script(*a, **k)) if show else (
+        lambda *a, **k: run_interruptible(run_script, *a, **k))
+    result = run(script, weights=weights, show=show, save_figure=save is not None)
+    if dump is not None:
+        save_npz_atomic(dump, **result.dump_arrays())
+    if save is not None:
+        if result.figure_png is None:
+            raise InputError(f"--save {save}: the script drew no figure")
+        write_bytes_atomic(save, result.figure_png)
+    return 0
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+        argv: the arguments after the program name; `None` reads `sys.argv`.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input or usage (one line on
+        stderr, no output file written or changed).
+
+    Example:
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: legacy_tf1.original ...
+    0
+    """
+    return parse_and_run(build_parser(), argv, _run, PROG)

@@ -1,0 +1,478 @@
+"""Runs a TF1 script file unchanged on TensorFlow 2, confined to one graph.
+
+`run_script` executes the file's code as written, with three things seen
+differently from inside it, and from nowhere else in the process:
+
+- `import tensorflow as tf` (and `from tensorflow... import ...`) gives a
+  stand-in module: every name is `tf.compat.v1`'s, except `tf.Session`,
+  which records what each `run` returns, and `tf.contrib`, which offers
+  `tf.contrib.layers.xavier_initializer`, `xavier_initializer_conv2d` and
+  `variance_scaling_initializer` (TF 1.x semantics) and stops with
+  `UnsupportedContribError` naming any other contrib name. The stand-in is
+  handed out by the script's own `__import__`; `sys.modules["tensorflow"]`
+  stays the real module, so nothing else in the process sees it.
+- The script runs inside `with tf.Graph().as_default():`, so it builds a
+  graph and runs sessions exactly as under TensorFlow 1 (graph mode), while
+  eager execution stays on for the rest of the process: nothing is switched
+  off globally, and the graph is dropped when the run ends.
+- Relative file names resolve against the script's folder (the run takes
+  place there, and the working folder is restored afterwards).
+
+`import tensorflow.compat.v1 as tf` gets the same stand-in, and
+`tf.disable_eager_execution()` / `tf.disable_v2_behavior()` do nothing
+inside the script (the run is in graph mode already; the real calls would
+switch the whole process).
+
+matplotlib is left as the script finds it, except for the length of the run:
+`plt.show()` shows a window only when asked to, and what `imshow` is given
+is recorded (the script's picture, dumped as `display`).
+"""
+
+import builtins
+import contextlib
+import dataclasses
+import math
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+
+import numpy as np
+
+from deconv_io.errors import InputError
+
+__all__ = [
+    "CONTRIB_LAYERS",
+    "SCRIPT_DIR",
+    "SHIPPED_SCRIPT",
+    "ScriptResult",
+    "UnsupportedContribError",
+    "contrib_variance_scaling_initializer",
+    "contrib_xavier_initializer",
+    "run_script",
+]
+
+#: The folder of the shipped original script (beside it: its `timg.jpg`).
+SCRIPT_DIR = Path(__file__).resolve().parent / "script"
+#: The original demo script, as published, indentation restored.
+SHIPPED_SCRIPT = SCRIPT_DIR / "deconv_demo.py"
+
+#: Variable name in the script -> the weights file array `--weights` sets it to.
+WEIGHT_VARIABLES = {"a": "conv_kernel", "a1": "deconv_kernel"}
+
+_FAN_MODES = ("FAN_IN", "FAN_OUT", "FAN_AVG")
+
+
+class UnsupportedContribError(InputError):
+    """The script uses a `tf.contrib` name the shim does not provide."""
+
+
+def _fans(shape):
+    """Fan-in and fan-out as TF 1.x `tf.contrib.layers` computed them.
+
+    The last two axes are (in, out); every earlier axis (the receptive
+    field) multiplies both. A 1-D shape has fan-in = fan-out = its length.
+    """
+    shape = [int(d) for d in shape]
+    if not shape:
+        return 1.0, 1.0
+    fan_in = float(shape[-2]) if len(shape) > 1 else float(shape[-1])
+    fan_out = float(shape[-1])
+    for d in shape[:-2]:
+        fan_in *= d
+        fan_out *= d
+    return fan_in, fan_out
+
+
+def contrib_variance_scaling_initializer(factor=2.0, mode="FAN_IN", uniform=False, seed=None,
+                                         dtype=None):
+    """`tf.contrib.layers.variance_scaling_initializer` with TF 1.x semantics.
+
+    `n` is fan-in, fan-out or their mean (`mode`). `uniform=True` draws
+    `tf.random_uniform(-l, l)` with `l = sqrt(3 * factor / n)`;
+    `uniform=False` draws `tf.truncated_normal(0, s)` with
+    `s = sqrt(1.3 * factor / n)` (contrib's own correction for truncation at
+    two standard deviations; `tf.compat.v1.variance_scaling_initializer`
+    uses another constant, so it is not a drop-in replacement). Both ops are
+    TensorFlow 1's, so graph seeds apply as they did.
+
+    Args:
+        factor: a multiplicative factor.
+        mode: "FAN_IN", "FAN_OUT" or "FAN_AVG".
+        uniform: uniform or truncated normal.
+        seed: the op seed.
+        dtype: a floating dtype (default float32).
+
+    Returns:
+        An initializer `(shape, dtype=..., partition_info=None) -> Tensor`.
+
+    Raises:
+        TypeError: a non-floating dtype or an unknown mode (as contrib did).
+
+    Example:
+    >>> init = contrib_variance_scaling_initializer(factor=1.0, mode="FAN_AVG", uniform=True)
+    >>> callable(init)
+    True
+    """
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    dtype = tf.as_dtype(dtype or tf.float32)
+    if not dtype.is_floating:
+        raise TypeError(f"Cannot create initializer for non-floating point type. Received: "
+                        f"dtype={dtype.name}")
+    if mode not in _FAN_MODES:
+        raise TypeError(f"Unknown mode {mode!r}. Expected one of {list(_FAN_MODES)}")
+    default_dtype = dtype
+
+    def initializer(shape, dtype=default_dtype, partition_info=None):
+        del partition_info  # contrib ignored it too
+        dtype = tf.as_dtype(dtype or default_dtype)
+        fan_in, fan_out = _fans(shape)
+        n = {"FAN_IN": fan_in, "FAN_OUT": fan_out, "FAN_AVG": (fan_in + fan_out) / 2.0}[mode]
+        if uniform:
+            limit = math.sqrt(3.0 * factor / n)
+            return v1.random_uniform(shape, -limit, limit, dtype, seed=seed)
+        stddev = math.sqrt(1.3 * factor / n)
+        return v1.truncated_normal(shape, 0.0, stddev, dtype, seed=seed)
+
+    return initializer
+
+
+def contrib_xavier_initializer(uniform=True, seed=None, dtype=None):
+    """`tf.contrib.layers.xavier_initializer`: variance scaling, factor 1, FAN_AVG.
+
+    `uniform=True` (the default, the original's) is Glorot uniform,
+    `U(-l, l)` with `l = sqrt(6 / (fan_in + fan_out))`; `uniform=False` a
+    truncated normal with `s = sqrt(1.3 * 2 / (fan_in + fan_out))`.
+    """
+    return contrib_variance_scaling_initializer(factor=1.0, mode="FAN_AVG", uniform=uniform,
+                                                seed=seed, dtype=dtype)
+
+
+#: What `tf.contrib.layers` offers inside a shimmed script.
+CONTRIB_LAYERS = {
+    "xavier_initializer": contrib_xavier_initializer,
+    "xavier_initializer_conv2d": contrib_xavier_initializer,
+    "variance_scaling_initializer": contrib_variance_scaling_initializer,
+}
+
+
+def _unsupported(name):
+    supported = ", ".join(f"tf.contrib.layers.{n}" for n in CONTRIB_LAYERS)
+    return UnsupportedContribError(
+        f"{name} is not supported: tf.contrib is gone in TensorFlow 2 and the shim provides "
+        f"only {supported}"
+    )
+
+
+class _Namespace(types.ModuleType):
+    """A stand-in module whose unknown attributes raise `UnsupportedContribError`."""
+
+    def __init__(self, name, members):
+        super().__init__(name)
+        self.__dict__.update(members)
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise _unsupported(f"{self.__name__}.{attr}")
+
+
+class _TensorFlowV1(types.ModuleType):
+    """`import tensorflow as tf` inside the script: `tf.compat.v1`, plus overrides."""
+
+    def __init__(self, v1, overrides):
+        super().__init__("tensorflow")
+        self._v1 = v1
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, attr):
+        return getattr(self._v1, attr)
+
+
+@dataclasses.dataclass
+class ScriptResult:
+    """What one shimmed run of a script produced.
+
+    Attributes:
+        runs: what each `Session.run` call returned, in order (None included).
+        display: a copy of the last array given to `imshow`, or None.
+        kernels: `{"conv_kernel", "deconv_kernel"}`: the values of the graph's
+            variables `a` and `a1` when their session closed (those found).
+        figure_png: the script's figure as PNG bytes (when `save_figure`).
+        shown: whether a window was shown.
+    """
+
+    runs: list
+    display: object
+    kernels: dict
+    figure_png: object
+    shown: bool
+
+    def dump_arrays(self):
+        """The `--dump` arrays: each run's arrays, `display`, the two kernels.
+
+        A run returning one array gives `run_<i>`; a list, tuple or dict of
+        them gives `run_<i>_<j>` (flattened in `tf.nest` order). Runs that
+        returned nothing (an initializer op) give no entry.
+        """
+        import tensorflow as tf
+
+        arrays = {}
+        for i, result in enumerate(self.runs):
+            leaves = [x for x in tf.nest.flatten(result) if x is not None]
+            if not leaves:
+                continue
+            if not isinstance(result, (list, tuple, dict)):
+                arrays[f"run_{i}"] = np.asarray(result)
+            else:
+                for j, leaf in enumerate(leaves):
+                    arrays[f"run_{i}_{j}"] = np.asarray(leaf)
+        if self.display is not None:
+            arrays["display"] = self.display
+        arrays.update(self.kernels)
+        return arrays
+
+
+def _read_kernels(session, graph, kernels):
+    """Reads `a` and `a1` from `graph` through `session` (initialised ones only)."""
+    import tensorflow as tf
+
+    collection = graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+    variables = {v.op.name: v for v in collection}
+    for var_name, array_name in WEIGHT_VARIABLES.items():
+        variable = variables.get(var_name)
+        if variable is None:
+            continue
+        try:
+            kernels[array_name] = np.asarray(tf.compat.v1.Session.run(session, variable.value()))
+        except tf.errors.FailedPreconditionError:  # never initialised
+            continue
+
+
+def _no_op(*args, **kwargs):
+    """Stands in for process-wide switches inside a shimmed script."""
+    del args, kwargs
+
+
+def _make_session_class(v1, graph, runs, kernels, sessions):
+    class Session(v1.Session):
+        """`tf.Session` inside the script: records every `run` and, on close, `a` and `a1`."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            sessions.append(self)
+
+        def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+            result = super().run(fetches, feed_dict=feed_dict, options=options,
+                                 run_metadata=run_metadata)
+            runs.append(result)
+            return result
+
+        def close(self):
+            if not self._closed and self.graph is graph:
+                _read_kernels(self, graph, kernels)
+            super().close()
+
+    return Session
+
+
+def _make_import(tf_module):
+    """The script's `__import__`: the stand-in for `tensorflow`, the real one elsewhere."""
+    real_import = builtins.__import__
+
+    def _import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and (name == "tensorflow" or name.startswith("tensorflow.")):
+            target = tf_module
+            for part in name.split(".")[1:]:
+                try:
+                    target = getattr(target, part)
+                except AttributeError:
+                    raise InputError(
+                        f"import {name}: not available through tf.compat.v1"
+                    ) from None
+            return target if fromlist else tf_module
+        return real_import(name, globals, locals, fromlist, level)
+
+    return _import
+
+
+@contextlib.contextmanager
+def _working_folder(folder):
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _pyplot_hooks(show, state):
+    """For the run: `plt.show` shows only when `show`; `imshow` is recorded."""
+    import matplotlib.axes
+    import matplotlib.pyplot as plt
+
+    from deconv_io.display import quiet_imshow_clipping
+
+    quiet_imshow_clipping()  # the original's clipped picture is drawn on purpose
+    real_show = plt.show
+    real_imshow = matplotlib.axes.Axes.imshow
+    before = set(plt.get_fignums())
+
+    def show_(*args, **kwargs):
+        if state["save_figure"] and state["figure_png"] is None and plt.get_fignums():
+            state["figure_png"] = _figure_png(plt.gcf())
+        if show:
+            state["shown"] = True
+            return real_show(*args, **kwargs)
+        return None
+
+    def imshow_(self, X, *args, **kwargs):
+        state["display"] = np.array(X, copy=True)
+        return real_imshow(self, X, *args, **kwargs)
+
+    plt.show = show_
+    matplotlib.axes.Axes.imshow = imshow_
+    try:
+        yield
+        if state["save_figure"] and state["figure_png"] is None and plt.get_fignums():
+            state["figure_png"] = _figure_png(plt.gcf())
+    finally:
+        plt.show = real_show
+        matplotlib.axes.Axes.imshow = real_imshow
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+
+
+def _figure_png(figure):
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _script_line(exc, filename):
+    """The last line of `filename` in `exc`'s traceback, or None."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    return line
+
+
+def read_script(path):
+    """Reads and compiles a script file, or raises `InputError`.
+
+    Returns:
+        `(path, code)`: the resolved path and its code object.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Expected a script file, got a directory: {path}")
+    if not path.is_file():
+        raise InputError(f"Script not found: {path}")
+    try:
+        source = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"Cannot read script {path}: {e.strerror}") from None
+    path = path.resolve()
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise InputError(f"{path.name}: not a Python script (line {e.lineno}: {e.msg})") from None
+    except ValueError as e:  # null bytes
+        raise InputError(f"{path.name}: not a Python script ({e})") from None
+    return path, code
+
+
+def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False):
+    """Runs a TF1 script file unchanged, through the shim, in a fresh graph.
+
+    Args:
+        path: the script (default: the shipped original).
+        weights: optional `{"conv_kernel", "deconv_kernel"}`: the graph's
+            variables `a` and `a1` are created with these values instead of
+            their initializers' (the script's initializer runs set them).
+        show: let the script's `plt.show()` open a window.
+        save_figure: keep the script's figure as PNG bytes (drawn at its
+            first `plt.show()`, or at the end).
+
+    Returns:
+        A `ScriptResult`.
+
+    Raises:
+        InputError: the file is missing or not Python; the script raised (the
+            message names its line); `--weights` given but the script made no
+            variable `a` / `a1`, or one of another shape.
+        UnsupportedContribError: the script used an unsupported contrib name.
+    """
+    import tensorflow as tf
+
+    path, code = read_script(path)
+    v1 = tf.compat.v1
+    runs, kernels, sessions = [], {}, []
+    state = {"display": None, "figure_png": None, "shown": False, "save_figure": save_figure}
+    overrides = dict(weights or {})
+    used = set()
+    graph = tf.Graph()
+
+    def creator(next_creator, **kwargs):
+        array_name = WEIGHT_VARIABLES.get(kwargs.get("name"))
+        if array_name in overrides:
+            value = np.asarray(overrides[array_name], dtype=np.float32)
+            shape = kwargs.get("shape")
+            if shape is not None and tuple(tf.TensorShape(shape).as_list()) != value.shape:
+                raise InputError(
+                    f"--weights: the script's variable '{kwargs['name']}' has shape "
+                    f"{tf.TensorShape(shape).as_list()}, the file's {array_name} "
+                    f"{list(value.shape)}"
+                )
+            kwargs["initial_value"] = value
+            used.add(array_name)
+        return next_creator(**kwargs)
+
+    contrib = _Namespace("tf.contrib", {"layers": _Namespace("tf.contrib.layers", CONTRIB_LAYERS)})
+    tf_module = _TensorFlowV1(v1, {
+        "contrib": contrib,
+        "Session": _make_session_class(v1, graph, runs, kernels, sessions),
+        # The run is already in graph mode; these would switch the whole process.
+        "disable_eager_execution": _no_op,
+        "disable_v2_behavior": _no_op,
+    })
+    # `import tensorflow.compat.v1 as tf` (TF1 code made to import on TF 2) gets
+    # the same stand-in.
+    tf_module.compat = _TensorFlowV1(tf.compat, {"v1": tf_module})
+    script_builtins = dict(vars(builtins))
+    script_builtins["__import__"] = _make_import(tf_module)
+    namespace = {"__name__": "__main__", "__file__": str(path), "__builtins__": script_builtins}
+    saved_argv = sys.argv
+    sys.argv = [str(path)]
+    try:
+        with graph.as_default(), v1.variable_creator_scope(creator), \
+                _working_folder(path.parent), _pyplot_hooks(show, state):
+            try:
+                exec(code, namespace)
+                for session in sessions:  # left open by the script: read, then close
+                    session.close()
+            except InputError as e:
+                line = _script_line(e, str(path))
+                where = f"{path.name} line {line}: " if line else ""
+                raise type(e)(f"{where}{e}") from None
+            except Exception as e:  # the script's own failure, reported in one line
+                line = _script_line(e, str(path))
+                message = " ".join(str(e).splitlines())
+                raise InputError(
+                    f"{path.name} line {line}: {type(e).__name__}: {message}"
+                ) from None
+    finally:
+        sys.argv = saved_argv
+    missing = sorted(set(overrides) - used)
+    if missing:
+        names = [n for n, a in WEIGHT_VARIABLES.items() if a in missing]
+        raise InputError(f"--weights: the script created no variable named {names}")
+    return ScriptResult(runs=runs, display=state["display"], kernels=kernels,
+                        figure_png=state["figure_png"], shown=state["shown"])
