@@ -23,7 +23,8 @@ COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
 	tests/test_tf2_tiling.py tests/test_tf2_window_pool.py tests/test_bench_fast_path.py \
 	tests/test_properties.py tests/test_legacy_original.py tests/test_tf2_keras_model.py \
 	tests/test_audit_witnesses.py tests/test_audit_keras_checkpoints.py \
-	tests/test_tf2_layers.py tests/test_tf2_layers_backends.py tests/test_tf2_registration.py
+	tests/test_tf2_layers.py tests/test_tf2_layers_backends.py tests/test_tf2_registration.py \
+	tests/test_tf2_fast_path.py
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
