@@ -46,6 +46,7 @@ from migration_audit import reference
 
 __all__ = [
     "FLOAT32_UNIT_ROUNDOFF",
+    "conv2d_transpose_bound",
     "FLOAT64_UNIT_ROUNDOFF",
     "FLUSH_LIMIT",
     "demo_bounds",
@@ -109,6 +110,36 @@ def sum_bound(terms, unit_roundoff=FLOAT32_UNIT_ROUNDOFF):
     terms = np.asarray(terms, np.float64)
     n = terms.shape[-1]
     return gamma(n, unit_roundoff) * np.abs(terms).sum(axis=-1) * _SAFETY
+
+
+def conv2d_transpose_bound(x, kernel, output_hw, stride, unit_roundoff=FLOAT32_UNIT_ROUNDOFF):
+    """Per-element bound of one conv2d_transpose (SAME) of exact inputs, any order of sums.
+
+    Each output element sums at most n = ceil(kh / s) * ceil(kw / s) * C
+    products: gamma_n times the transposed convolution of |x| with |kernel|
+    (flushed subnormals aside: `demo_bounds` adds them).
+
+    Args:
+        x: `(N, h, w, C)` input.
+        kernel: `(kh, kw, O, C)`.
+        output_hw: the output's (H, W).
+        stride: the stride (both axes).
+        unit_roundoff: u of the arithmetic.
+
+    Returns:
+        float64 `(N, H, W, O)`.
+
+    Example:
+    >>> b = conv2d_transpose_bound(np.ones((1, 1, 1, 1)), np.ones((3, 3, 1, 1)), (2, 2), 2)
+    >>> bool(b[0, 0, 0, 0] >= gamma(4))
+    True
+    """
+    kernel = np.asarray(kernel, np.float64)
+    n = math.ceil(kernel.shape[0] / stride) * math.ceil(kernel.shape[1] / stride) * kernel.shape[3]
+    with np.errstate(all="ignore"):
+        total = reference.conv2d_transpose_same(np.abs(np.asarray(x, np.float64)), np.abs(kernel),
+                                                output_hw, stride=stride)
+    return gamma(n, unit_roundoff) * total * _SAFETY
 
 
 def _subnormal(x):

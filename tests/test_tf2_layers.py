@@ -9,6 +9,8 @@ import pytest
 import tensorflow as tf
 
 from migration_audit import reference
+from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, conv2d_transpose_bound
+from tests.conftest import assert_within
 from tf2 import layers
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D
@@ -42,12 +44,15 @@ def test_zeros_border_equals_conv2d_transpose_with_diagonal_kernel(factor, h, w)
     k = get_kernel_size(factor)
     dense = tf.nn.conv2d_transpose(x, bilinear_kernel(k, 3), [2, factor * h, factor * w, 3],
                                    strides=factor, padding="SAME")
-    # Same products, different summation order (depthwise vs dense op): a few
-    # float32 ulps of values <= 1.
-    np.testing.assert_allclose(dense, y, rtol=0, atol=1e-6)
-    expected = reference.conv2d_transpose_same(x, bilinear_kernel(k, 3), (factor * h, factor * w),
-                                               stride=factor)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=_rel_atol(expected))
+    # Same non-zero products, other order (depthwise vs dense op): each within
+    # the derived bound of the exact sum, so the two within twice it.
+    out_hw = (factor * h, factor * w)
+    kernel = bilinear_kernel(k, 3)
+    single = conv2d_transpose_bound(x, kernel, out_hw, factor)
+    assert_within(y, dense, 2 * single, "layer vs dense conv2d_transpose")
+    expected = reference.conv2d_transpose_same(x, kernel, out_hw, stride=factor)
+    double = conv2d_transpose_bound(x, kernel, out_hw, factor, FLOAT64_UNIT_ROUNDOFF)
+    assert_within(y, expected, single + double, "layer vs float64 reference")
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
@@ -113,7 +118,10 @@ def test_float64_layer_matches_float64_reference_tightly():
     assert y.dtype == tf.float64
     expected = reference.conv2d_transpose_same(x, bilinear_kernel(5, 3, dtype=np.float64), (15, 21),
                                                stride=3)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=1e-12)  # float64 rounding only
+    # float64 rounding on both sides only.
+    bound = 2 * conv2d_transpose_bound(x, bilinear_kernel(5, 3, dtype=np.float64), (15, 21), 3,
+                                       FLOAT64_UNIT_ROUNDOFF)
+    assert_within(y.numpy(), expected, bound, "float64 layer vs float64 reference")
 
 
 def test_kernel_is_depthwise_and_frozen_by_default():
