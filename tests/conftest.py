@@ -66,3 +66,27 @@ def assert_matches_reference(images, conv_kernel, deconv_kernel, stages, names=N
     for name in names or stages:
         assert_within(stages[name], expected[name], bounds[name], f"{name} vs float64 reference")
     return expected
+
+
+def resize_bound(x, factor, unit_roundoff=2.0**-24):
+    """Bound of |float32 bilinear resize (any of TF's, JAX's, the layer's) - exact|, per image.
+
+    Bilinear resizing by `factor` (half-pixel centres, edges clamped) is
+    continuous and piecewise linear in each source coordinate, with slope at
+    most the largest difference of two neighbouring pixels, <= 2 M (M =
+    max |x|). A float32 implementation computes each coordinate as
+    (j + 0.5) / f - 0.5 with at most 3 roundings of values <= n + 1 (n the
+    input's length along that axis), and its weights from it, so the
+    coordinate is off by at most gamma_3 (n + 1) on each axis (JAX's form
+    normalises its weights too: gamma_6 is taken). The interpolation itself
+    (a few products and sums of the 4 neighbours, weights summing to 1, or a
+    depthwise conv with float32-rounded taps) errs by at most gamma_16 * 4 M.
+
+    Returns:
+        A scalar bound (float) for every element of the output.
+    """
+    magnitude = float(np.abs(np.asarray(x, np.float64)).max())
+    h, w = np.asarray(x).shape[1:3]
+    g = lambda n: n * unit_roundoff / (1 - n * unit_roundoff)  # noqa: E731
+    coordinate = g(6) * ((h + 1) + (w + 1))
+    return coordinate * 2 * magnitude + g(16) * 4 * magnitude

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from migration_audit import reference
 from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, conv2d_transpose_bound
-from tests.conftest import assert_within
+from tests.conftest import assert_within, resize_bound
 from tf2 import layers
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D
@@ -23,11 +23,6 @@ def _images(batch, h, w, c=3, scale=1.0, seed=0):
 
 
 _resize_reference = reference.bilinear_resize
-
-
-def _rel_atol(expected, rtol=1e-5):
-    # The project's rule for float32 against float64: 1e-5 of max |reference|.
-    return rtol * max(np.abs(expected).max(), 1e-30)
 
 
 def test_doctests():
@@ -62,12 +57,12 @@ def test_clamp_border_equals_bilinear_resize_everywhere(factor, h, w):
     y = BilinearUpsample2D(factor, border="clamp")(x).numpy()
     # float64 reference of resize's rule: proves the pad-1 / crop-f offsets.
     expected = _resize_reference(x, factor)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=_rel_atol(expected, 1e-6))
+    bound = resize_bound(x, factor)
+    assert_within(y, expected, bound, "clamp layer vs float64 resize")
     resized = tf.image.resize(x, (factor * h, factor * w), "bilinear").numpy()
-    # tf.image.resize is the less exact of the two for factor 3 (its float32
-    # scale 1/3 shifts the source coordinate by ~1e-7 * index): measured up
-    # to 1.3e-6 at 33x17 on 0..1 data, so 1e-5 holds with margin.
-    np.testing.assert_allclose(resized, y, rtol=0, atol=1e-5)
+    # tf.image.resize's float32 source coordinate is off by ~1e-7 * index
+    # for factor 3 (1/3 is inexact): both within the derived bound of exact.
+    assert_within(y, resized, 2 * bound, "clamp layer vs tf.image.resize")
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4])
@@ -75,9 +70,10 @@ def test_clamp_border_on_0_to_255_images(factor):
     x = _images(1, 9, 6, scale=255.0, seed=factor)
     y = BilinearUpsample2D(factor, border="clamp")(x).numpy()
     expected = _resize_reference(x, factor)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=_rel_atol(expected, 1e-6))
+    bound = resize_bound(x, factor)
+    assert_within(y, expected, bound, "clamp layer vs float64 resize")
     resized = tf.image.resize(x, (9 * factor, 6 * factor), "bilinear").numpy()
-    np.testing.assert_allclose(resized, y, rtol=0, atol=_rel_atol(expected))
+    assert_within(y, resized, 2 * bound, "clamp layer vs tf.image.resize")
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
@@ -85,21 +81,25 @@ def test_constant_image(factor):
     x = np.full((1, 3, 4, 2), 0.5, np.float32)
     clamp = BilinearUpsample2D(factor, border="clamp")(x).numpy()
     zeros = BilinearUpsample2D(factor)(x).numpy()
-    # Taps such as 1/3 are inexact in float32: sums of two land within an ulp.
-    np.testing.assert_allclose(np.full((1, 3 * factor, 4 * factor, 2), 0.5), clamp, rtol=1e-6)
+    # Taps such as 1/3 are inexact in float32: within the derived bound.
+    assert_within(clamp, np.full((1, 3 * factor, 4 * factor, 2), 0.5), resize_bound(x, factor),
+                  "constant through the clamp layer")
     b = factor // 2
-    np.testing.assert_allclose(0.5, zeros[:, b:3 * factor - b, b:4 * factor - b], rtol=1e-6)
+    interior = zeros[:, b:3 * factor - b, b:4 * factor - b]
+    assert_within(interior, np.full(interior.shape, 0.5), resize_bound(x, factor),
+                  "constant through the zeros layer, interior")
     if b:
         assert zeros[0, 0, 0, 0] < 0.5  # zero padding darkens the corner
 
 
 def test_1x1_image_clamp_is_constant_and_zeros_is_the_filter():
     x = np.array([[[[2.0]]]], np.float32)
-    np.testing.assert_allclose(np.full((1, 4, 4, 1), 2.0),
-                               BilinearUpsample2D(4, border="clamp")(x), rtol=1e-6)
-    # One pixel through a width-8 kernel, SAME pad_before 2: the filter's centre 4x4.
+    assert_within(np.asarray(BilinearUpsample2D(4, border="clamp")(x)),
+                  np.full((1, 4, 4, 1), 2.0), resize_bound(x, 4), "1x1 clamp")
+    # One pixel through a width-8 kernel, SAME pad_before 2: the filter's centre 4x4,
+    # one product per output, so exact (2 times a float32 tap is exact).
     expected = 2.0 * bilinear_kernel(8, 1)[2:6, 2:6, 0, 0]
-    np.testing.assert_allclose(expected, BilinearUpsample2D(4)(x)[0, :, :, 0], rtol=1e-6)
+    np.testing.assert_array_equal(expected, BilinearUpsample2D(4)(x)[0, :, :, 0])
 
 
 @pytest.mark.parametrize("border", ["zeros", "clamp"])
@@ -137,7 +137,8 @@ def test_kernel_is_depthwise_and_frozen_by_default():
 def _dense_equivalent(x, depthwise_kernel, factor, border):
     """The layer's maths with a dense diagonal kernel and conv2d_transpose."""
     c = x.shape[-1]
-    dense = depthwise_kernel * tf.eye(c)[None, None]  # [k, k, c, 1] -> diagonal [k, k, c, c]
+    # [k, k, c, 1] -> diagonal [k, k, c, c]
+    dense = depthwise_kernel * tf.eye(c, dtype=depthwise_kernel.dtype)[None, None]
     if border == "clamp":
         x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
     n, h, w, _ = x.shape
@@ -162,8 +163,23 @@ def test_trainable_kernel_gets_correct_gradients_and_a_step_changes_it(border):
         tape.watch(kernel)
         dense_loss = tf.reduce_mean((_dense_equivalent(x, kernel, factor, border) - target) ** 2)
     expected = tape.gradient(dense_loss, kernel)
-    # Two float32 routes to the same sums; gradient entries are O(0.1).
-    np.testing.assert_allclose(expected, grad, rtol=0, atol=1e-5 * np.abs(expected).max())
+    # Two float32 routes to the same sums and products. Each is within
+    # gamma_K of the exact gradient times the gradient evaluated on absolute
+    # values (Higham, ch. 3), K the longest chain of roundings: the forward
+    # sum (<= 4 taps x 3 channels), the difference and the square (2), the
+    # mean (M + 1), its gradient (<= 4), and the sum over every output
+    # position with its product (N * H * W + 1).
+    abs_kernel = tf.constant(np.abs(kernel.numpy()), tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(abs_kernel)
+        y_abs = _dense_equivalent(tf.constant(np.abs(x), tf.float64), abs_kernel, factor, border)
+        abs_loss = tf.reduce_mean((y_abs + np.abs(target)) ** 2)
+    grad_abs = tape.gradient(abs_loss, abs_kernel).numpy()
+    m = target.size
+    k = 12 + 2 + (m + 1) + 4 + (target.shape[0] * target.shape[1] * target.shape[2] + 1)
+    gamma_k = k * 2.0**-24 / (1 - k * 2.0**-24)
+    assert_within(np.asarray(grad), np.asarray(expected), 2 * gamma_k * grad_abs,
+                  "layer gradient vs dense conv2d_transpose gradient")
     keras.optimizers.SGD(learning_rate=0.5).apply_gradients([(grad, layer.kernel)])
     assert np.abs(layer.kernel.numpy() - kernel.numpy()).max() > 1e-4
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from migration_audit import reference
-from tests.conftest import REPO
+from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, conv2d_transpose_bound
+from tests.conftest import REPO, assert_within, resize_bound
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D, polyphase_taps
 
@@ -37,8 +38,14 @@ def _zeros_reference(x, factor):
                                            (factor * h, factor * w), stride=factor)
 
 
-def _atol(expected):
-    return 1e-6 * max(np.abs(expected).max(), 1e-30)  # float32 rounding of a few terms
+def _zeros_bound(x, factor):
+    """float32 plus float64 derived bound of the transposed convolution (any backend)."""
+    k = get_kernel_size(factor)
+    _, h, w, c = x.shape
+    kernel = bilinear_kernel(k, c, dtype=np.float64)
+    out_hw = (factor * h, factor * w)
+    return (conv2d_transpose_bound(x, kernel, out_hw, factor)
+            + conv2d_transpose_bound(x, kernel, out_hw, factor, FLOAT64_UNIT_ROUNDOFF))
 
 
 def _np(x):
@@ -53,7 +60,7 @@ def test_clamp_is_bilinear_resize(factor, h, w, trainable):
     y = _np(BilinearUpsample2D(factor, border="clamp", trainable=trainable,
                                data_format="channels_last")(x))
     expected = _resize_reference(x, factor)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=_atol(expected))
+    assert_within(y, expected, resize_bound(x, factor), "clamp vs float64 resize")
 
 
 @pytest.mark.parametrize("factor", FACTORS)
@@ -62,7 +69,7 @@ def test_zeros_is_the_transposed_convolution(factor, h, w):
     x = _images(2, h, w, seed=factor)
     y = _np(BilinearUpsample2D(factor, data_format="channels_last")(x))
     expected = _zeros_reference(x, factor)
-    np.testing.assert_allclose(expected, y, rtol=0, atol=_atol(expected))
+    assert_within(y, expected, _zeros_bound(x, factor), "zeros vs float64 reference")
 
 
 @pytest.mark.parametrize("border", ["zeros", "clamp"])
@@ -74,8 +81,10 @@ def test_channels_first_is_channels_last_transposed(border, factor):
         np.transpose(x, (0, 3, 1, 2))))
     assert first.shape == (2, 3, 5 * factor, 4 * factor)
     # Within rounding: a backend may lay the data out differently for NCHW.
-    np.testing.assert_allclose(np.transpose(last, (0, 3, 1, 2)), first, rtol=0,
-                               atol=_atol(last))
+    bound = 2 * (resize_bound(x, factor) if border == "clamp" else _zeros_bound(x, factor))
+    assert_within(first, np.transpose(last, (0, 3, 1, 2)),
+                  np.transpose(np.broadcast_to(bound, last.shape), (0, 3, 1, 2)),
+                  f"{border}: channels_first vs channels_last")
 
 
 def test_global_channels_first_is_the_default():
@@ -105,7 +114,10 @@ def test_a_frozen_clamp_layer_follows_a_kernel_set_by_hand():
     layer.set_weights([2.0 * layer.get_weights()[0]])
     after = _np(layer(x))
     # Twice the kernel, twice the output: the resize shortcut is not taken.
-    np.testing.assert_allclose(2.0 * before, after, rtol=1e-6)
+    # Before, the resize op; after, the general form with doubled taps: each
+    # within its derived bound of the exact (doubled) interpolation.
+    assert_within(after, 2.0 * before, 2 * 2 * resize_bound(x, 2), "doubled kernel")
+    assert not np.array_equal(after, before)
 
 
 def test_polyphase_taps_cover_every_tap_once():
