@@ -23,10 +23,13 @@ given as a NumPy array, until the NumPy `output` (N, 2*ceil(H/2),
   output, not of TF2.)
 - `tf2_xla`: that `tf.function` with `jit_compile=True` (compiled in the
   warm-up, one compile per shape).
-- `tf2_fast`: `DeconvDemo.output(batch)`: the fast inference path (only the
-  conv channels the deconv kernel reads: 3 of 64; the conv and pool as one
-  stride-2 3 -> 12 channel conv over each pool window and an XLA max, then a
-  depthwise transposed conv; traced once for all sizes).
+- `tf2_fast`: `DeconvDemo.fast_path(batch)`, what `demo(x, stages="output")`
+  runs: the output-only implementation measured fastest for this shape here
+  (`tf2.fast_path`: the choice is made in the warm-up and reported).
+- `tf2_fast_window`: `DeconvDemo.output(batch)`: only the conv channels the
+  deconv kernel reads (3 of 64), the conv and pool as one stride-2 3 -> 12
+  channel conv over each pool window and an XLA max, then a depthwise
+  transposed conv; traced once for all sizes.
 - `tf2_fast_xla`: `DeconvDemo.output_xla(batch)`: the same channels by three
   fused XLA kernels on parity-split, planar copies of the image (compiled in
   the warm-up, once per shape).
@@ -78,8 +81,8 @@ __all__ = ["PIPELINES", "VARIANTS", "build_parser", "machine_info", "main",
            "make_runner", "run_benchmark"]
 
 #: Variants, in table order. `tf1_session` is the reference of every check.
-VARIANTS = ("tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast", "tf2_fast_xla",
-            "memory_floor")
+VARIANTS = ("tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast", "tf2_fast_window",
+            "tf2_fast_xla", "memory_floor")
 
 #: The variants that run the pipeline (all but the memory floor).
 PIPELINES = VARIANTS[:-1]
@@ -352,6 +355,8 @@ class _Tf2:
             self.call = tf.function(full_output, input_signature=[IMAGES_SPEC],
                                     jit_compile=True)
         elif variant == "tf2_fast":
+            self.call = demo.fast_path
+        elif variant == "tf2_fast_window":
             self.call = demo.output
         else:
             self.call = demo.output_xla
@@ -512,6 +517,12 @@ def _time_config(batch, height, width, variants, kernels, repeats, warmup, seed,
             runners[variant] = runner = make_runner(variant, images, kernels, seed)
             for _ in range(warmup):
                 result = runner(images)
+            if variant == "tf2_fast":
+                # The choice is measured on the second call of a shape: make it
+                # in the warm-up, whatever --warmup says, never while timing.
+                path = runner.demo.fast_path
+                while path.forced is None and tuple(images.shape) not in path.choices:
+                    result = runner(images)
             if variant == "tf1_session":
                 reference = result.copy()
                 error, ratio = 0.0, 0.0
@@ -522,6 +533,10 @@ def _time_config(batch, height, width, variants, kernels, repeats, warmup, seed,
             del result
             stats[variant] = {"max_rel_error_vs_tf1": error, "error_over_bound_vs_tf1": ratio,
                               "times": []}
+            if variant == "tf2_fast":
+                choice = runner.demo.fast_path.choice_for(images.shape)
+                stats[variant]["fast_path_choice"] = choice
+                log(f"{PROG}: tf2_fast at {batch}x{height}x{width} runs {choice}")
         gc.collect()
         order = list(variants)
         for r in range(repeats):
@@ -560,7 +575,7 @@ def _targets(results):
     if tf1 and fn:
         targets["tf2_function_over_tf1_session"] = {"value": fn / tf1, "target": "<= 1.05",
                                                     "met": fn / tf1 <= 1.05}
-    for fast_name in ("tf2_fast", "tf2_fast_xla"):
+    for fast_name in ("tf2_fast", "tf2_fast_window", "tf2_fast_xla"):
         fast = by.get((fast_name, *key))
         if tf1 and fast:
             targets[f"tf1_session_over_{fast_name}"] = {
@@ -614,6 +629,7 @@ def run_benchmark(args, log=print):
                 "checked_vs_tf1_session": error is not None,
                 "max_rel_error_vs_tf1": error,
                 "error_over_bound_vs_tf1": s["error_over_bound_vs_tf1"],
+                "fast_path_choice": s.get("fast_path_choice"),
             })
     timing_s = time.time() - started
     _ratios(results)
@@ -640,9 +656,12 @@ _WHAT_IS_TIMED = {
     "tf2_function": "tf.function(demo_stages(...)['output']).numpy(), traced once (all 64 "
                     "channels, output only, like sess.run(output))",
     "tf2_xla": "the same tf.function with jit_compile=True (compiled in the warm-up)",
-    "tf2_fast": "DeconvDemo.output(batch): only the conv channels the deconv kernel reads "
-                "(3 of 64); conv + pool as one stride-2 conv over each pool window (oneDNN) "
-                "and an XLA max, depthwise transposed conv; traced once",
+    "tf2_fast": "DeconvDemo.fast_path(batch), what demo(x, stages='output') runs: "
+                "tf2_fast_window or tf2_fast_xla, whichever was measured faster for this "
+                "shape in the warm-up (fast_path_choice)",
+    "tf2_fast_window": "DeconvDemo.output(batch): only the conv channels the deconv kernel "
+                       "reads (3 of 64); conv + pool as one stride-2 conv over each pool "
+                       "window and an XLA max, depthwise transposed conv; traced once",
     "tf2_fast_xla": "DeconvDemo.output_xla(batch): the same channels by three fused XLA "
                     "kernels on parity-split planar data (compiled in the warm-up)",
     "memory_floor": "np.copyto of the input into an output-sized float32 buffer "
@@ -652,7 +671,7 @@ _WHAT_IS_TIMED = {
 
 def format_table(doc):
     """The results as a text table with ratios against `tf1_session`."""
-    lines = [f"{'size':>16} {'variant':<12} {'median ms':>10} {'min ms':>9} {'max ms':>9} "
+    lines = [f"{'size':>16} {'variant':<15} {'median ms':>10} {'min ms':>9} {'max ms':>9} "
              f"{'x tf1':>7} {'tf1/x':>7} {'x floor':>8} {'peak MB':>8} {'max rel err':>11} {'err/bound':>9}"]
     for r in doc["results"]:
         size = f"{r['batch']}x{r['height']}x{r['width']}"
@@ -661,7 +680,7 @@ def format_table(doc):
             return format(value, fmt) if value is not None else "-"
 
         lines.append(
-            f"{size:>16} {r['variant']:<12} {r['median_s'] * 1e3:>10.2f} "
+            f"{size:>16} {r['variant']:<15} {r['median_s'] * 1e3:>10.2f} "
             f"{r['min_s'] * 1e3:>9.2f} {r['max_s'] * 1e3:>9.2f} "
             f"{num(r['ratio_vs_tf1_session'], '.3f'):>7} "
             f"{num(r['speedup_vs_tf1_session'], '.1f'):>7} "
