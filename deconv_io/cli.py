@@ -21,7 +21,7 @@ from deconv_io.paths import check_input_file, check_output_dir, check_output_fil
 __all__ = ["ArgumentParser", "add_common_arguments", "add_verbose_argument",
            "add_weights_argument", "check_output_dir", "check_output_path", "check_run_paths",
            "check_stdout", "import_tensorflow", "one_line", "parse_and_run", "positive_int",
-           "quiet_tensorflow", "run_main"]
+           "quiet_tensorflow", "run_as_program", "run_main"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -315,9 +315,29 @@ def _interrupted(prog, error):
     with contextlib.suppress(OSError, ValueError):
         print(one_line(f"{prog}: interrupted by {error.name}; {what}"), file=sys.stderr)
     status = 128 + error.signum
-    if worker_abandoned():
+    # TensorFlow's own threads (a tf.data generator, prefetching) may still
+    # be running even when no worker of ours is: a normal interpreter exit
+    # would tear Python down under them (seen: abort, "exception not
+    # rethrown"). Temporary files are already removed and streams flushed.
+    # Only a program ends the process; `main` called in-process returns.
+    if worker_abandoned() or (_AS_PROGRAM and "tensorflow" in sys.modules):
         exit_now(status)
     return status
+
+
+_AS_PROGRAM = False
+
+
+def run_as_program(main):
+    """The entry point of `python -m PKG` and the console scripts: `sys.exit(main())`.
+
+    Marks the process as a program, so that an interrupted run ends it at
+    once (`_interrupted`) instead of a normal interpreter exit under
+    TensorFlow's still-running threads.
+    """
+    global _AS_PROGRAM
+    _AS_PROGRAM = True
+    sys.exit(main())
 
 
 def run_main(body, prog):

@@ -1,8 +1,7 @@
 """`python -m migration_audit`: see `migration_audit.cli`."""
 
-import sys
-
+from deconv_io.cli import run_as_program
 from migration_audit.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_program(main)

@@ -274,3 +274,10 @@ def main(argv=None):
     if argv and argv[0] == CONVERT:
         return parse_and_run(build_convert_parser(), argv[1:], _convert, PROG)
     return parse_and_run(build_parser(), argv, _run, PROG)
+
+
+def console_main():
+    """The console script's entry point (setup.cfg): `main` as a program."""
+    from deconv_io.cli import run_as_program
+
+    run_as_program(main)

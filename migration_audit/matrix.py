@@ -372,4 +372,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from deconv_io.cli import run_as_program
+
+    run_as_program(main)

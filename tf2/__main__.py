@@ -1,8 +1,7 @@
 """`python -m tf2`: see `tf2.cli`."""
 
-import sys
-
+from deconv_io.cli import run_as_program
 from tf2.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_program(main)

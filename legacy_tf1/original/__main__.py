@@ -1,8 +1,7 @@
 """`python -m legacy_tf1.original`: run the original script (see `legacy_tf1.original.cli`)."""
 
-import sys
-
+from deconv_io.cli import run_as_program
 from legacy_tf1.original.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_as_program(main)
