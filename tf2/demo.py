@@ -384,11 +384,11 @@ def demo_output_xla(images, conv_kernel, deconv_kernel):
 
     Computes what `demo_output` computes (only the conv channels the deconv
     kernel reads), but from planar, parity-split copies of the image, with
-    no oneDNN op (measured at batch 16, 750x500, 2 cores: about 25 ms, against
-    23 ms for `demo_output`, whose window-conv pool overtook it).
+    no oneDNN op: where oneDNN is off it is the faster of the two, which is
+    why `DeconvDemo.fast_path` measures both (figures in README).
     The channels are selected in NumPy on every call, so each input shape
-    and read-channel count is traced and compiled once (about a second);
-    it suits repeated batches of one size, not one-off sizes such as tiles.
+    and read-channel count is traced and compiled once; it suits repeated
+    batches of one size, not one-off sizes such as tiles.
 
     Exactness: the float32 sums are ordered differently from TF's conv ops,
     so the result agrees with `demo_output` and `demo_stages` within the
