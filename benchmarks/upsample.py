@@ -1,6 +1,6 @@
 """Benchmark: `tf2.BilinearUpsample2D` against `keras.layers.UpSampling2D("bilinear")`.
 
-    python benchmarks/upsample.py [--quick] [--json OUT.json] [--repeats N]
+    python -m benchmarks.upsample [--quick] [--json OUT.json] [--repeats N]
 
 Where the two compute the same thing (`border="clamp"`, a frozen layer with
 its bilinear kernel): per factor, both layers' `call` as one `tf.function`,
@@ -15,10 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-_ROOT = Path(__file__).resolve().parent.parent
-if str(_ROOT) not in sys.path:  # run as a script from a checkout
-    sys.path.insert(0, str(_ROOT))
 
 PROG = "upsample"
 VARIANTS = ("upsampling2d", "bilinear_upsample2d", "bilinear_upsample2d_general")
