@@ -29,14 +29,14 @@ def main():
     from migration_audit import reference
     from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds, error_over_bound
     from migration_audit.compare import relative_error
-    from tf2.demo import DeconvDemo
+    from benchmarks._tf2_api import new_demo
 
     rng = np.random.default_rng(0)
     cases = {"750x500 (timg.jpg)": load_image(default_image_path()),
              "333x517": rng.uniform(0, 255, (333, 517, 3)).astype(np.float32),
              "7x5": rng.uniform(0, 255, (7, 5, 3)).astype(np.float32),
              "1x1": rng.uniform(0, 255, (1, 1, 3)).astype(np.float32)}
-    demo = DeconvDemo(seed=0)
+    demo = new_demo(seed=0)
     columns = [f"tf1 {s}" for s in STAGES] + [f"tf2 {s}" for s in STAGES] + ["tf2 fast output"]
     print("relative error / error over the derived bound, worst of seeds 0-2")
     print(f"{'size':20s}" + "".join(f"{c:>20s}" for c in columns))

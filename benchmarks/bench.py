@@ -18,6 +18,9 @@ import json
 import sys
 from pathlib import Path
 
+if not __package__:  # run by file path, `benchmarks.*` would not import
+    sys.exit("bench: run it from the repository root as `python -m benchmarks.bench`")
+
 from benchmarks.configs import CONFIGS
 from benchmarks.variants import VARIANTS
 

@@ -108,9 +108,9 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from tf2.demo import DeconvDemo
+    from benchmarks._tf2_api import new_demo
 
-    demo = DeconvDemo(seed=0)
+    demo = new_demo(seed=0)
     rss_before = _rss_mb()
     start = time.perf_counter()
     output = run_tiled(demo, image, plan.tile, path=args.path, progress=True)

@@ -175,17 +175,22 @@ def test_usage_errors_exit_2_with_one_line(argv, match, capsys):
     assert match in err and len(err.strip().splitlines()) == 1
 
 
-def test_peak_memory_comes_from_fresh_processes(tmp_path):
+def test_quick_command_runs_end_to_end_with_peak_memory_from_fresh_processes(tmp_path):
+    # --quick as CI runs it, cut down to one tiny size and two variants.
     json_path = tmp_path / "b.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--sizes", "5x3", "--batches", "1", "--large", "none",
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--sizes", "5x3", "--batches", "1", "--large", "none",
          "--repeats", "1", "--warmup", "1", "--variants", "tf2_fast,memory_floor",
          "--json", str(json_path)],
         capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    rss = {r["variant"]: r["peak_rss_mb"] for r in json.loads(json_path.read_text())["results"]}
+    doc = json.loads(json_path.read_text())
+    # 5x3: conv 15 pixels * 27 * 3 channels; deconv 3x2 pooled pixels * 9 taps * 3 pairs.
+    assert doc["compute_floor"]["sizes"][0]["multiply_adds_output_only"] == 1215 + 162
+    assert "x cfloor" in proc.stdout and "tf2_fast_over_compute_floor" in proc.stdout
+    rss = {r["variant"]: r["peak_rss_mb"] for r in doc["results"]}
     assert set(rss) == {"tf1_session", "tf2_fast", "memory_floor"}
     # The floor's process never imports TensorFlow: were the peaks inherited
     # from one process, they would all be equal.
