@@ -37,8 +37,9 @@ def child_argv(args, json_path):
 
     Example:
     >>> from types import SimpleNamespace as N
-    >>> child_argv(N(quick=True, batches=None, sizes=[(9, 7)], large=False, variants=["tf1_session"],
-    ...             repeats=2, warmup=1, settle=1, seed=0, rss=False), "c.json")[:6]
+    >>> args = N(quick=True, batches=None, sizes=[(9, 7)], large=False, variants=["tf1_session"],
+    ...          repeats=2, warmup=1, settle=1, seed=0, rss=False)
+    >>> child_argv(args, "c.json")[:6]
     ['--quick', '--sizes', '9x7', '--large', 'none', '--variants']
     """
     argv = ["--quick"] if args.quick else []

@@ -180,8 +180,9 @@ def test_quick_command_runs_end_to_end_with_peak_memory_from_fresh_processes(tmp
     json_path = tmp_path / "b.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick", "--sizes", "5x3", "--batches", "1", "--large", "none",
-         "--repeats", "1", "--warmup", "1", "--variants", "tf2_fast,memory_floor",
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--sizes", "5x3", "--batches", "1",
+         "--large", "none", "--repeats", "1", "--warmup", "1", "--variants",
+         "tf2_fast,memory_floor",
          "--json", str(json_path)],
         capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
