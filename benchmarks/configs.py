@@ -138,7 +138,7 @@ def format_configs_table(combined):
                                      else "-" for b in by])
         floors = [next(iter(b.values())).get("compute_floor_ms") if b else None for b in by]
         row("  compute_floor", [_cell(f) for f in floors])
-    row("float32 FMA rate, GFMA/s (matmul)", [_cell(doc["compute_floor"]["fma"]["gfma_per_s"],
+    row("float32 FMA rate, GFMA/s (best matmul)", [_cell(doc["compute_floor"]["fma"]["gfma_per_s"],
                                                       ".1f") if doc else "failed"
                                                 for _, doc in runs])
     targets = [doc["targets"] if doc else {} for _, doc in runs]

@@ -124,8 +124,9 @@ def format_table(doc):
             f"{_num(r['error_over_bound_vs_tf1'], '.3f'):>9}")
     floor = doc.get("compute_floor")
     if floor:
-        lines.append(f"compute floor: {floor['fma']['gfma_per_s']:.1f} GFMA/s (float32 matmul "
-                     f"{floor['fma']['side']}^3); " + ", ".join(
+        fma = floor["fma"]
+        lines.append(f"compute floor: {fma['gfma_per_s']:.1f} GFMA/s (float32 {fma['side']}^3 "
+                     f"{fma.get('library', 'matmul')}); " + ", ".join(
                          f"{f['batch']}x{f['height']}x{f['width']} {f['compute_floor_ms']:.3g} ms"
                          f" ({f['compute_floor_full_ms']:.3g} ms full pipeline)"
                          for f in floor["sizes"]))

@@ -177,8 +177,9 @@ def run_benchmark(args, log=print):
     timing_s = time.time() - started
     after = measure_fma_rate()
     fma = max(fma, after, key=lambda m: m["gfma_per_s"])
-    log(f"bench: float32 FMA rate {fma['gfma_per_s']:.1f} GFMA/s "
-        f"(matmul {fma['side']}^3, best of {fma['repeats']}, before and after the timing)")
+    log(f"bench: float32 FMA rate {fma['gfma_per_s']:.1f} GFMA/s ({fma['library']} "
+        f"{fma['side']}^3, best of {fma['repeats']} calls before and after the timing; "
+        + ", ".join(f"{k} {v:.1f}" for k, v in fma["by_library"].items()) + ")")
     floors = [{"batch": b, "height": h, "width": w,
                **compute_floor(b, h, w, kernels["deconv_kernel"], fma["gfma_per_s"])}
               for b, h, w in sizes]

@@ -42,9 +42,13 @@ def test_compute_floor_is_the_count_over_the_rate():
 
 def test_fma_rate_has_the_documented_form():
     rate = measure_fma_rate(side=64, repeats=2)
-    assert set(rate) == {"gfma_per_s", "side", "repeats", "best_s"}
+    assert set(rate) == {"gfma_per_s", "side", "repeats", "best_s", "library", "by_library"}
     assert rate["gfma_per_s"] > 0 and rate["side"] == 64
     assert rate["gfma_per_s"] == pytest.approx(64 ** 3 / rate["best_s"] / 1e9)
+    # The rate is the faster library's.
+    assert set(rate["by_library"]) == {"tf.linalg.matmul", "numpy.matmul"}
+    assert rate["gfma_per_s"] == max(rate["by_library"].values())
+    assert rate["by_library"][rate["library"]] == rate["gfma_per_s"]
 
 
 def _row(variant, median, batch=16):
