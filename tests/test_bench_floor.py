@@ -4,6 +4,9 @@ Counts are worked by hand; no timing is asserted (the FMA rate is only
 checked to be a positive figure of the documented form).
 """
 
+import doctest
+import importlib
+
 import numpy as np
 import pytest
 
@@ -83,3 +86,9 @@ def test_ratio_rows_against_both_floors_worked_by_hand():
     assert "ratio tf2_fast_over_compute_floor at 16x750x500: 5.00 (no target): -" in table
     assert "ratio tf2_fast_over_memory_floor at 16x750x500: 2.50 (want <= 5): met " \
            "(stretch <= 3 met)" in table
+
+
+@pytest.mark.parametrize("name", ["floor", "report", "configs", "variants"])
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(f"benchmarks.{name}"))
+    assert result.attempted and not result.failed
