@@ -51,12 +51,15 @@ matrix: $(STAMP)
 	mkdir -p $(OUT)
 	$(PY) -m migration_audit matrix --report $(OUT)/matrix
 
+# The benchmarks are a package run from the repository root with `python -m`.
 bench-quick: $(STAMP)
 	mkdir -p $(OUT)
-	$(PY) benchmarks/bench.py --quick --json $(OUT)/bench-quick.json
+	$(PY) -m benchmarks.bench --quick --json $(OUT)/bench-quick.json
 
+# Both CPU configurations, each in its own subprocess, one table and one JSON.
 bench: $(STAMP)
-	$(PY) benchmarks/bench.py --json benchmarks/results.json
+	$(PY) -m benchmarks.bench --configs onednn-off,onednn-on --json benchmarks/results.json \
+		--plot benchmarks/results.png
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .hypothesis

@@ -1,6 +1,6 @@
 """Worst relative error per stage of both ports against the float64 reference.
 
-`python benchmarks/accuracy.py` (from the repository root) runs the faithful
+`python -m benchmarks.accuracy` (from the repository root) runs the faithful
 TF1 session with graph seeds 0, 1 and 2 on the packaged 750x500 image and on
 random images of 333x517, 7x5 and 1x1, feeds the same kernels to the TF2
 module (`tf.function` stages and the fast `output` path), and prints, per
@@ -12,34 +12,31 @@ is `migration_audit.reference`, written from the op definitions.
 
 import os
 import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from deconv_io import default_image_path, load_image  # noqa: E402
-from deconv_io.cli import import_tensorflow, quiet_tensorflow  # noqa: E402
+from deconv_io import default_image_path, load_image
+from deconv_io.cli import import_tensorflow, quiet_tensorflow
 
 STAGES = ("conv1", "pool", "output")
 
 
 def main():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     quiet_tensorflow()
     import_tensorflow()
     from legacy_tf1.graph import run_session
     from migration_audit import reference
     from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds, error_over_bound
     from migration_audit.compare import relative_error
-    from tf2.demo import DeconvDemo
+    from benchmarks._tf2_api import new_demo
 
     rng = np.random.default_rng(0)
     cases = {"750x500 (timg.jpg)": load_image(default_image_path()),
              "333x517": rng.uniform(0, 255, (333, 517, 3)).astype(np.float32),
              "7x5": rng.uniform(0, 255, (7, 5, 3)).astype(np.float32),
              "1x1": rng.uniform(0, 255, (1, 1, 3)).astype(np.float32)}
-    demo = DeconvDemo(seed=0)
+    demo = new_demo(seed=0)
     columns = [f"tf1 {s}" for s in STAGES] + [f"tf2 {s}" for s in STAGES] + ["tf2 fast output"]
     print("relative error / error over the derived bound, worst of seeds 0-2")
     print(f"{'size':20s}" + "".join(f"{c:>20s}" for c in columns))

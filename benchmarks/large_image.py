@@ -10,7 +10,7 @@ peak RSS of the process.
 Not part of the test suite (it takes tens of seconds and GBs of memory).
 
 Usage:
-    python benchmarks/large_image.py [--size 10000x10000] [--tile N] [--max-memory 8G]
+    python -m benchmarks.large_image [--size 10000x10000] [--tile N] [--max-memory 8G]
                                      [--image FILE] [--path fast|full] [--json OUT.json]
 """
 
@@ -22,10 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-_ROOT = Path(__file__).resolve().parent.parent
-if str(_ROOT) not in sys.path:  # run as a script from a checkout
-    sys.path.insert(0, str(_ROOT))
 
 
 def _size(text):
@@ -112,9 +108,9 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from tf2.demo import DeconvDemo
+    from benchmarks._tf2_api import new_demo
 
-    demo = DeconvDemo(seed=0)
+    demo = new_demo(seed=0)
     rss_before = _rss_mb()
     start = time.perf_counter()
     output = run_tiled(demo, image, plan.tile, path=args.path, progress=True)

@@ -1,6 +1,6 @@
 """Benchmark: `tf2.BilinearUpsample2D` against `keras.layers.UpSampling2D("bilinear")`.
 
-    python benchmarks/upsample.py [--quick] [--json OUT.json] [--repeats N]
+    python -m benchmarks.upsample [--quick] [--json OUT.json] [--repeats N]
 
 Where the two compute the same thing (`border="clamp"`, a frozen layer with
 its bilinear kernel): per factor, both layers' `call` as one `tf.function`,
@@ -15,10 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-_ROOT = Path(__file__).resolve().parent.parent
-if str(_ROOT) not in sys.path:  # run as a script from a checkout
-    sys.path.insert(0, str(_ROOT))
 
 PROG = "upsample"
 VARIANTS = ("upsampling2d", "bilinear_upsample2d", "bilinear_upsample2d_general")
@@ -69,7 +65,8 @@ def _run(args):
     import keras
     import numpy as np
 
-    from tf2.layers import BilinearUpsample2D
+    from migration_audit.compare import relative_error
+    from tf2 import BilinearUpsample2D
 
     shape = (2, 64, 48, 21) if args.quick else (8, 375, 250, 21)
     repeats = args.repeats or (3 if args.quick else 15)
@@ -91,13 +88,13 @@ def _run(args):
             calls[name] = tf.function(layer.call)
         expected = calls["upsampling2d"](x).numpy()
         for name in VARIANTS[1:]:
-            error = float(np.abs(calls[name](x).numpy() - expected).max())
+            error = relative_error(calls[name](x).numpy(), expected)
             # 1e-4: resize computes its sample positions in float32, which for
-            # factors other than powers of two costs it a few 1e-5 (measured 2e-5
-            # at factor 3); a wrong tap or offset is an O(1) error.
-            if error > 1e-4 * float(np.abs(expected).max()):
-                print(f"{PROG}: {name} differs from upsampling2d by {error:g} at factor "
-                      f"{factor}", file=sys.stderr)
+            # factors other than powers of two costs it a few 1e-5 of relative
+            # error at factor 3; a wrong tap or offset is an O(1) error.
+            if not error <= 1e-4:
+                print(f"{PROG}: {name} differs from upsampling2d by {error:g} (relative) at "
+                      f"factor {factor}", file=sys.stderr)
                 return 1
         times = {name: [] for name in VARIANTS}
         for _ in range(repeats):

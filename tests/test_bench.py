@@ -1,4 +1,4 @@
-"""benchmarks/bench.py: smoke runs on tiny sizes, the JSON schema, the checks.
+"""benchmarks.bench: smoke runs on tiny sizes, the JSON schema, the checks.
 
 No timing is asserted (speed is what the benchmark reports, not what a
 test can promise on a shared machine); what is asserted: every variant's
@@ -7,22 +7,16 @@ has the documented schema and ratios, a mismatch aborts with exit 1, peak
 memory comes from fresh processes, usage errors exit 2.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "benchmarks" / "bench.py"
-
-_spec = importlib.util.spec_from_file_location("bench", BENCH)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from benchmarks import bench, report, timing, variants
+from tests.conftest import REPO
 
 RESULT_KEYS = {"variant", "batch", "height", "width", "median_s", "min_s", "max_s",
                "peak_rss_mb"}
@@ -48,7 +42,7 @@ def test_tiny_run_writes_the_documented_schema(tiny_run):
         assert key in machine
     assert "TF_ENABLE_ONEDNN_OPTS" in machine["onednn"]
     got = {(r["variant"], r["batch"], r["height"], r["width"]) for r in doc["results"]}
-    assert got == {(v, b, 9, 7) for v in bench.VARIANTS for b in (1, 2)}
+    assert got == {(v, b, 9, 7) for v in variants.VARIANTS for b in (1, 2)}
     for r in doc["results"]:
         assert RESULT_KEYS <= set(r)
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
@@ -74,7 +68,9 @@ def test_ratios_are_against_the_same_size(tiny_run):
         assert r["ratio_vs_tf1_session"] == pytest.approx(r["median_s"] / tf1["median_s"])
         assert r["speedup_vs_tf1_session"] == pytest.approx(tf1["median_s"] / r["median_s"])
         assert r["ratio_vs_memory_floor"] == pytest.approx(r["median_s"] / floor["median_s"])
-    assert doc["targets"] == {}  # no batch 16 at 750x500 in this run
+    # No batch 16 at 750x500 in this run: the ratios are shown at the largest size.
+    assert doc["targets"]["tf2_function_over_tf1_session"]["size"] == [2, 9, 7]
+    assert not any(t["at_target_size"] for t in doc["targets"].values())
 
 
 def test_plot_is_a_png(tiny_run):
@@ -89,12 +85,12 @@ def test_targets_worked_by_hand():
 
     results = [row("tf1_session", 1.0), row("tf2_function", 1.05), row("tf2_fast", 0.1),
                row("memory_floor", 0.02)]
-    targets = bench._targets(results)
+    targets = report.targets(results)
     assert targets["tf2_function_over_tf1_session"]["value"] == pytest.approx(1.05)
     assert targets["tf1_session_over_tf2_fast"]["value"] == pytest.approx(10.0)
     assert targets["tf2_fast_over_memory_floor"]["value"] == pytest.approx(5.0)
     assert all(t["met"] for t in targets.values())
-    targets = bench._targets([row("tf1_session", 1.0), row("tf2_function", 1.2),
+    targets = report.targets([row("tf1_session", 1.0), row("tf2_function", 1.2),
                               row("tf2_fast", 0.2), row("memory_floor", 0.02)])
     assert not any(t["met"] for t in targets.values())
 
@@ -102,15 +98,15 @@ def test_targets_worked_by_hand():
 def test_tf1_runner_feeds_the_image_and_matches_run_session():
     from legacy_tf1.graph import run_session
 
-    images = bench.make_images(2, 9, 7, seed=3)
-    kernels = bench.make_kernels(seed=3)
-    runner = bench.make_runner("tf1_session", images, kernels)
+    images = variants.make_images(2, 9, 7, seed=3)
+    kernels = variants.make_kernels(seed=3)
+    runner = variants.make_runner("tf1_session", images, kernels)
     try:
         # The same graph run once by run_session: bit-identical.
         expected = run_session(images, weights=kernels)["output"]
         np.testing.assert_array_equal(expected, runner(images))
         # The fed batch, not the variable's initial value, is what is computed.
-        other = bench.make_images(2, 9, 7, seed=4)
+        other = variants.make_images(2, 9, 7, seed=4)
         np.testing.assert_array_equal(run_session(other, weights=kernels)["output"],
                                       runner(other))
     finally:
@@ -118,20 +114,20 @@ def test_tf1_runner_feeds_the_image_and_matches_run_session():
 
 
 def test_memory_floor_copies_into_an_output_sized_buffer():
-    images = bench.make_images(1, 5, 3, seed=0)
-    out = bench.make_runner("memory_floor", images, {})(images)
+    images = variants.make_images(1, 5, 3, seed=0)
+    out = variants.make_runner("memory_floor", images, {})(images)
     assert out.shape == (1, 6, 4, 3)  # the output's (N, 2*ceil(H/2), 2*ceil(W/2), 3)
     np.testing.assert_array_equal(images.reshape(-1), out.reshape(-1)[:images.size])
     assert not out.reshape(-1)[images.size:].any()
 
 
 def test_a_mismatch_aborts_before_timing_with_exit_1(monkeypatch, tmp_path, capsys):
-    real = bench._Tf2.__call__
+    real = variants._Tf2.__call__
 
     def off_by_one(self, images):
         return real(self, images) + 1
 
-    monkeypatch.setattr(bench._Tf2, "__call__", off_by_one)
+    monkeypatch.setattr(variants._Tf2, "__call__", off_by_one)
     json_path = tmp_path / "b.json"
     assert bench.main([*TINY, "--no-rss", "--variants", "tf2_fast", "--json",
                        str(json_path)]) == 1
@@ -156,8 +152,8 @@ def test_each_timed_call_follows_settle_calls_of_the_same_variant(monkeypatch, s
         def close(self):
             pass
 
-    monkeypatch.setattr(bench, "make_runner", lambda v, images, k, seed=0: Recorder(v, images))
-    stats = bench._time_config(1, 9, 7, ["tf1_session", "memory_floor"], {}, repeats=3,
+    monkeypatch.setattr(timing, "make_runner", lambda v, images, k, seed=0: Recorder(v, images))
+    stats = timing.time_size(1, 9, 7, ["tf1_session", "memory_floor"], {}, repeats=3,
                                warmup=1, seed=0, log=lambda *a: None, settle=settle)
     assert [len(s["times"]) for s in stats.values()] == [3, 3]
     timed = calls[2:]  # after one warm-up call each
@@ -179,17 +175,23 @@ def test_usage_errors_exit_2_with_one_line(argv, match, capsys):
     assert match in err and len(err.strip().splitlines()) == 1
 
 
-def test_peak_memory_comes_from_fresh_processes(tmp_path):
+def test_quick_command_runs_end_to_end_with_peak_memory_from_fresh_processes(tmp_path):
+    # --quick as CI runs it, cut down to one tiny size and two variants.
     json_path = tmp_path / "b.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "5x3", "--batches", "1", "--large", "none",
-         "--repeats", "1", "--warmup", "1", "--variants", "tf2_fast,memory_floor",
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--sizes", "5x3", "--batches", "1",
+         "--large", "none", "--repeats", "1", "--warmup", "1", "--variants",
+         "tf2_fast,memory_floor",
          "--json", str(json_path)],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    rss = {r["variant"]: r["peak_rss_mb"] for r in json.loads(json_path.read_text())["results"]}
+    doc = json.loads(json_path.read_text())
+    # 5x3: conv 15 pixels * 27 * 3 channels; deconv 3x2 pooled pixels * 9 taps * 3 pairs.
+    assert doc["compute_floor"]["sizes"][0]["multiply_adds_output_only"] == 1215 + 162
+    assert "x cfloor" in proc.stdout and "tf2_fast_over_compute_floor" in proc.stdout
+    rss = {r["variant"]: r["peak_rss_mb"] for r in doc["results"]}
     assert set(rss) == {"tf1_session", "tf2_fast", "memory_floor"}
     # The floor's process never imports TensorFlow: were the peaks inherited
     # from one process, they would all be equal.

@@ -1,13 +1,8 @@
-"""benchmarks/upsample.py: a smoke run, its JSON, usage errors (no timing asserted)."""
+"""benchmarks.upsample: a smoke run, its JSON, usage errors (no timing asserted)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("upsample_bench", ROOT / "benchmarks" / "upsample.py")
-upsample = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(upsample)
+from benchmarks import upsample
 
 
 def test_quick_run_checks_and_writes_json(tmp_path, capsys):

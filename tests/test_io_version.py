@@ -1,24 +1,14 @@
 """Every command line has --version: this project's, TensorFlow's and Keras's versions."""
 
+import importlib
 import importlib.metadata
-import importlib.util
 
 import pytest
-
-from tests.conftest import REPO
-
-
-def _bench_main(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_for_version",
-                                                  REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def _main(command):
     if command in ("bench", "upsample"):
-        return _bench_main(command)
+        return importlib.import_module(f"benchmarks.{command}").main
     return importlib.import_module(f"{command}.cli").main
 
 
