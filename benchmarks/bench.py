@@ -138,6 +138,13 @@ def build_parser():
     parser.add_argument("--variants", type=_variants, default=list(VARIANTS),
                         help="comma-separated subset of " + ",".join(VARIANTS)
                              + " (tf1_session, the reference, is always run)")
+    parser.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                        help="keep: glibc keeps freed memory for reuse "
+                             "(deconv_io.allocator.keep_freed_memory, as python -m tf2 does), "
+                             "for every variant alike, so large tensors do not fault in "
+                             "fresh pages on every call; default: glibc's own settings "
+                             "(default keep; the children of --configs and the peak-memory runs "
+                             "get the same)")
     parser.add_argument("--no-rss", dest="rss", action="store_false",
                         help="skip the peak-memory subprocesses (peak_rss_mb is null)")
     parser.add_argument("--seed", type=int, default=0,
@@ -174,9 +181,12 @@ def _run_configs(args, json_path, plot_path):
 
 def _run(args):
     from benchmarks.checks import MismatchError
+    from deconv_io.allocator import keep_freed_memory
     from deconv_io.cli import check_output_path, quiet_tensorflow
 
     quiet_tensorflow(False)
+    if args.malloc == "keep":
+        keep_freed_memory()  # before TensorFlow starts its threads
     if args.child_rss is not None:
         from benchmarks.peak_memory import child_rss
 

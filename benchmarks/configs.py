@@ -38,7 +38,7 @@ def child_argv(args, json_path):
     Example:
     >>> from types import SimpleNamespace as N
     >>> args = N(quick=True, batches=None, sizes=[(9, 7)], large=False, variants=["tf1_session"],
-    ...          repeats=2, warmup=1, settle=1, seed=0, rss=False)
+    ...          repeats=2, warmup=1, settle=1, seed=0, rss=False, malloc="keep")
     >>> child_argv(args, "c.json")[:6]
     ['--quick', '--sizes', '9x7', '--large', 'none', '--variants']
     """
@@ -55,6 +55,7 @@ def child_argv(args, json_path):
     argv += ["--warmup", str(args.warmup), "--settle", str(args.settle), "--seed", str(args.seed)]
     if not args.rss:
         argv.append("--no-rss")
+    argv += ["--malloc", args.malloc]
     return argv + ["--json", str(json_path)]
 
 

@@ -56,7 +56,7 @@ def child_rss(spec, seed):
     return 0
 
 
-def measure_rss(jobs, seed, log):
+def measure_rss(jobs, seed, log, malloc="keep"):
     """Runs one fresh subprocess per (variant, batch, h, w), two at a time.
 
     Returns:
@@ -68,7 +68,7 @@ def measure_rss(jobs, seed, log):
         while pending and len(running) < 2:
             job = pending.pop(0)
             cmd = [sys.executable, "-m", "benchmarks.bench", "--child-rss",
-                   ":".join(str(v) for v in job), "--seed", str(seed)]
+                   ":".join(str(v) for v in job), "--seed", str(seed), "--malloc", malloc]
             running.append((job, subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT,
                                                   stderr=subprocess.PIPE, env=env, text=True)))
         job, proc = running.pop(0)

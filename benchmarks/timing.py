@@ -32,6 +32,7 @@ def machine_info():
     CPU, ISA flags, oneDNN, threads, versions) under `environment`, and the
     few figures the table's header line shows.
     """
+    from deconv_io.allocator import kept
     from deconv_io.memory import total_memory
     from migration_audit.report import environment
 
@@ -53,6 +54,7 @@ def machine_info():
                    "ONEDNN_MAX_CPU_ISA": env["onednn_max_cpu_isa"],
                    "enabled": env["onednn"]},
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "keep_freed_memory": kept(),
         "environment": env,
     }
 
@@ -156,14 +158,15 @@ def run_benchmark(args, log=print):
         # TensorFlow and the big batches are loaded would all report this size.
         jobs = [(v, *size) for size in sizes for v in args.variants]
         log(f"bench: peak memory of {len(jobs)} runs, one fresh subprocess each ...")
-        rss = measure_rss(jobs, args.seed, log)
+        rss = measure_rss(jobs, args.seed, log, args.malloc)
     from deconv_io.cli import import_tensorflow
 
     import_tensorflow()  # once, before any timing; its start-up lines muted
     machine = machine_info()
     log(f"bench: {machine['cpu_model']}, {machine['cpu_count']} CPUs, "
         f"{machine['memory_gb']} GB; TensorFlow {machine['tensorflow']}, oneDNN "
-        f"{machine['onednn']['enabled']}; load average {machine['load_average']}")
+        f"{machine['onednn']['enabled']}; malloc keeps freed memory: "
+        f"{machine['keep_freed_memory']}; load average {machine['load_average']}")
     log(f"bench: sizes {['x'.join(map(str, s)) for s in sizes]}, variants "
         f"{args.variants}, {args.warmup} warm-up + {repeats} timed calls each")
     kernels = make_kernels(args.seed)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench, report, timing, variants
+from deconv_io import allocator
 from tests.conftest import REPO
 
 RESULT_KEYS = {"variant", "batch", "height", "width", "median_s", "min_s", "max_s",
@@ -28,7 +29,9 @@ TINY = ["--sizes", "9x7", "--batches", "1,2", "--large", "none", "--repeats", "2
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     json_path, plot_path = out / "b.json", out / "b.png"
-    status = bench.main([*TINY, "--no-rss", "--json", str(json_path), "--plot", str(plot_path)])
+    # --malloc default: the test process's own malloc settings stay as they are.
+    status = bench.main([*TINY, "--no-rss", "--malloc", "default", "--json", str(json_path),
+                         "--plot", str(plot_path)])
     return status, json.loads(json_path.read_text()), plot_path
 
 
@@ -41,6 +44,7 @@ def test_tiny_run_writes_the_documented_schema(tiny_run):
                 "onednn", "load_average"):
         assert key in machine
     assert "TF_ENABLE_ONEDNN_OPTS" in machine["onednn"]
+    assert machine["keep_freed_memory"] is False  # --malloc default
     got = {(r["variant"], r["batch"], r["height"], r["width"]) for r in doc["results"]}
     assert got == {(v, b, 9, 7) for v in variants.VARIANTS for b in (1, 2)}
     for r in doc["results"]:
@@ -188,6 +192,8 @@ def test_quick_command_runs_end_to_end_with_peak_memory_from_fresh_processes(tmp
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     doc = json.loads(json_path.read_text())
+    # The default --malloc keep took effect (glibc), in the peak-memory children too.
+    assert doc["machine"]["keep_freed_memory"] is (allocator._glibc() is not None)
     # 5x3: conv 15 pixels * 27 * 3 channels; deconv 3x2 pooled pixels * 9 taps * 3 pairs.
     assert doc["compute_floor"]["sizes"][0]["multiply_adds_output_only"] == 1215 + 162
     assert "x cfloor" in proc.stdout and "tf2_fast_over_compute_floor" in proc.stdout

@@ -37,6 +37,7 @@ def test_flags_parse():
     args = bench.build_parser().parse_args(
         ["--batches", "1,4", "--sizes", "9x7,5x3", "--large", "none", "--variants", "tf2_fast",
          "--repeats", "3", "--no-rss", "--json", "o.json", "--plot", "o.png", "--quick",
+         "--malloc", "default",
          "--configs", "onednn-off,onednn-on,onednn-off"])
     assert args.batches == [1, 4] and args.sizes == [(9, 7), (5, 3)] and args.large is False
     assert args.variants == ["tf1_session", "tf2_fast"] and args.repeats == 3 and not args.rss
@@ -46,7 +47,7 @@ def test_flags_parse():
     assert "--configs" not in argv and "--plot" not in argv and argv[-2:] == ["--json", "c.json"]
     again = bench.build_parser().parse_args(argv)
     for name in ("quick", "batches", "sizes", "large", "variants", "repeats", "rss", "warmup",
-                 "settle", "seed"):
+                 "settle", "seed", "malloc"):
         assert getattr(again, name) == getattr(args, name), name
 
 
