@@ -82,7 +82,8 @@ def save_picture_atomic(path, hwc, normalize=False):
 def picture_is_complete(path, height=None, width=None):
     """Whether `path` is a whole 8-bit RGB PNG (of this size, when given).
 
-    Decodes it (a truncated or damaged PNG fails its CRC or zlib checks).
+    Checks every chunk's CRC through `IEND` (Pillow's `verify`): a
+    truncated or damaged PNG fails.
 
     Returns:
         True or False; never raises for a bad file.
@@ -95,7 +96,7 @@ def picture_is_complete(path, height=None, width=None):
                 return False
             if height and width and im.size != (width, height):
                 return False
-            im.load()
+            im.verify()
     except Exception:  # noqa: BLE001 - any damage means "redo it"
         return False
     return True
