@@ -136,7 +136,7 @@ def _compute_only(paths, repeats):
     return best, choice
 
 
-def _in_process(paths, work):
+def _in_process(paths, work, threads):
     from tf2.batch import run_batch
     from tf2.demo import DeconvDemo
 
@@ -146,7 +146,7 @@ def _in_process(paths, work):
         out = work / f"in_process_{name}"
         out.mkdir()
         start = time.perf_counter()
-        result = run_batch(demo, paths, out, progress=False)
+        result = run_batch(demo, paths, out, progress=False, threads=threads)
         times.append(time.perf_counter() - start)
         if result.written != len(paths):
             raise SystemExit(f"folder benchmark: run_batch wrote {result.written} of {len(paths)}")
@@ -173,7 +173,7 @@ def _count(folder, suffix):
         return 0
 
 
-def _memory(count, size, work):
+def _memory(count, size, work, threads):
     """Folder mode over `count` links of one small JPEG, the child's RSS sampled."""
     folder, out = work / "memory_images", work / "memory_out"
     folder.mkdir()
@@ -181,8 +181,8 @@ def _memory(count, size, work):
     for i in range(count):
         os.link(source, folder / f"m{i:05d}.jpg")
     process = subprocess.Popen([sys.executable, "-m", "tf2", str(folder), "--output-dir",
-                                str(out)], cwd=_REPO, env=_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+                                str(out), *threads], cwd=_REPO, env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     samples = []  # (images written, rss bytes)
     while process.poll() is None:
         rss = _rss_of(process.pid)
@@ -217,6 +217,8 @@ def build_parser():
                         help="size of the memory check's image (default 160x120)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="compute-only passes over the images; the fastest is kept")
+    parser.add_argument("--io-threads", type=int, default=None, metavar="N",
+                        help="passed to every folder-mode run (default: its own)")
     parser.add_argument("--quick", action="store_true",
                         help="8 images, 1 legacy run, a 200-image memory check, 1 repeat")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
@@ -246,19 +248,21 @@ def main(argv=None):
         results.append(_result("compute_only", n, compute,
                                f"DeconvDemo.fast_path per decoded image, fastest of "
                                f"{args.repeats} passes after warm-up (choice: {choice})"))
-        cold, warm = _in_process(paths, work)
+        cold, warm = _in_process(paths, work, args.io_threads)
+        threads = [] if args.io_threads is None else ["--io-threads", str(args.io_threads)]
         results.append(_result("folder_default_in_process", n, cold,
                                "run_batch, default outputs, fresh DeconvDemo (tracing and the "
                                "fast path's measurement included; TensorFlow's import not)"))
         results.append(_result("folder_default_in_process_warm", n, warm,
                                "run_batch again with the same DeconvDemo (steady state)"))
-        process = _run_process(["-m", "tf2", str(folder), "--output-dir", str(work / "out")],
-                               "python -m tf2")
+        process = _run_process(["-m", "tf2", str(folder), "--output-dir", str(work / "out"),
+                                *threads], "python -m tf2")
         results.append(_result("folder_default_process", n, process,
                                "python -m tf2 FOLDER --output-dir OUT, whole process"))
         shutil.rmtree(work / "out")
         stages = _run_process(["-m", "tf2", str(folder), "--output-dir", str(work / "out"),
-                               "--outputs", "stages"], "python -m tf2 --outputs stages")
+                               "--outputs", "stages", *threads],
+                              "python -m tf2 --outputs stages")
         results.append(_result("folder_stages_process", n, stages,
                                "python -m tf2 FOLDER --output-dir OUT --outputs stages, whole "
                                "process"))
@@ -279,8 +283,9 @@ def main(argv=None):
                                         ("stages_process", "folder_stages_process"))}
         ratios["default_process_over_legacy"] = round(
             by["folder_default_process"] / by["legacy_tf1_per_image"], 2)
-        memory = _memory(args.memory, memory_size, work) if args.memory > 0 else {}
-        doc = {"machine": machine_info(), "images": n, "height": _HEIGHT, "width": _WIDTH,
+        memory = _memory(args.memory, memory_size, work, threads) if args.memory > 0 else {}
+        doc = {"machine": machine_info(), "io_threads": args.io_threads, "images": n,
+               "height": _HEIGHT, "width": _WIDTH,
                "results": results, "ratios": ratios,
                "target": {"ratio": TARGET_RATIO, "on": "default_over_compute_only",
                           "met": ratios["default_over_compute_only"] >= TARGET_RATIO},

@@ -121,7 +121,8 @@ def test_help_lists_every_flag(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
     for flag in ("--seed", "--weights", "--dump", "--save", "--show", "--no-show", "--output-dir",
-                 "--skip-existing", "--normalize", "--max-pixels", "--verbose"):
+                 "--skip-existing", "--outputs", "--io-threads", "--normalize", "--max-pixels",
+                 "--verbose"):
         assert flag in text
 
 
@@ -237,6 +238,9 @@ def _bad_cases(tmp_path, image_path):
                             "argument --max-pixels: expected an int >= 1, got '0'"),
         "skip without dir": ([img, "--skip-existing"], "--skip-existing applies only with"),
         "outputs without dir": ([img, "--outputs", "stages"], "--outputs applies only with"),
+        "io threads without dir": ([img, "--io-threads", "2"], "--io-threads applies only with"),
+        "io threads zero": ([img, "--output-dir", str(tmp_path / "o"), "--io-threads", "0"],
+                            "argument --io-threads: expected an int >= 1, got '0'"),
         "outputs unknown": ([img, "--output-dir", str(tmp_path / "o"), "--outputs", "png"],
                             "argument --outputs: expected a comma-separated list of picture, "
                             "output, stages, got 'png'"),
@@ -267,8 +271,9 @@ def _bad_cases(tmp_path, image_path):
 @pytest.mark.parametrize("case", [
     "missing image", "corrupt image", "bad weights", "dump is a folder", "save folder missing",
     "same dump and save", "too many pixels", "max pixels zero",
-    "skip without dir", "outputs without dir", "outputs unknown", "outputs empty",
-    "normalize without picture", "picture over an input", "several without dir", "folder without dir", "dump in batch",
+    "skip without dir", "outputs without dir", "io threads without dir", "io threads zero",
+    "outputs unknown", "outputs empty", "normalize without picture", "picture over an input",
+    "several without dir", "folder without dir", "dump in batch",
     "duplicate stems", "output dir is a file", "output dir parent missing",
     "batch item missing", "empty folder", "unknown flag"])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, image_path, tmp_path, capsys):

@@ -49,8 +49,8 @@ from deconv_io.outputs import (DEFAULT_OUTPUTS, output_bytes, output_is_complete
 from deconv_io.paths import check_free_space, describe_mode, is_dir
 from deconv_io.picture import save_picture_atomic
 
-__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "output_paths", "expand_inputs", "image_files",
-           "run_batch"]
+__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "expand_inputs",
+           "image_files", "output_paths", "run_batch"]
 
 
 def image_files(folder):

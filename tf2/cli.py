@@ -33,7 +33,7 @@ from pathlib import Path
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
-    check_run_paths, import_tensorflow, parse_and_run, quiet_tensorflow
+    check_run_paths, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
@@ -96,6 +96,10 @@ def build_parser():
                              "--dump of every stage (about 124 MB for a 750x500 image). "
                              "Before this flag folder mode wrote only the dump: "
                              "--outputs stages does that")
+    parser.add_argument("--io-threads", type=positive_int, default=None, metavar="N",
+                        help="with --output-dir: threads decoding images ahead of the "
+                             "computation, and as many writing files behind it (default: "
+                             "the CPU count, at most 4)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="with --output-dir: leave images all of whose --outputs "
                              "already exist and are whole alone (an image with a missing, "
@@ -144,9 +148,11 @@ def _make_demo(args, weights):
 
 
 def _run_single(args, image_path):
-    if args.skip_existing or args.outputs != DEFAULT_OUTPUTS:
-        flag = "--skip-existing" if args.skip_existing else "--outputs"
-        raise InputError(f"{flag} applies only with --output-dir")
+    batch_only = [flag for flag, given in (("--outputs", args.outputs != DEFAULT_OUTPUTS),
+                                            ("--skip-existing", args.skip_existing),
+                                            ("--io-threads", args.io_threads)) if given]
+    if batch_only:
+        raise InputError(f"{batch_only[0]} applies only with --output-dir")
     from tf2.tiling import parse_bytes, plan_memory
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
@@ -229,7 +235,7 @@ def _run_batch(args, inputs):
     result = run_interruptible(run_batch, demo, paths, output_dir,
                                max_pixels=args.max_pixels, skip_existing=args.skip_existing,
                                prog=PROG, budget=budget, outputs=args.outputs,
-                               normalize=args.normalize)
+                               normalize=args.normalize, threads=args.io_threads)
     print(f"{PROG}: {result.written} written, {result.skipped} skipped (existing), "
           f"{len(result.failed)} failed, in {output_dir}")
     return result.exit_status
