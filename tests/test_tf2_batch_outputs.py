@@ -297,11 +297,13 @@ def test_folder_benchmark_quick_writes_its_json(tmp_path, subprocess_env):
     assert {"machine", "images", "height", "width", "results", "ratios", "target",
             "memory"} <= set(doc)
     variants = {r["variant"] for r in doc["results"]}
-    assert variants == {"compute_only", "folder_default_in_process", "folder_default_process",
+    assert variants == {"compute_only", "folder_default_in_process",
+                        "folder_default_in_process_warm", "folder_default_process",
                         "folder_stages_process", "legacy_tf1_per_image"}
     for r in doc["results"]:
         assert r["images_per_s"] > 0 and r["seconds"] > 0
     assert doc["ratios"]["default_over_compute_only"] > 0
+    assert doc["target"]["ratio"] == 0.7 and isinstance(doc["target"]["met"], bool)
     assert doc["memory"]["rss_first_mb"] > 0 and doc["memory"]["rss_last_mb"] > 0
 
 

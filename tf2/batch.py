@@ -300,12 +300,11 @@ def _write(kind, path, arrays, normalize):
 class _Pipeline:
     """Bounded queues of decodes ahead and writes behind the computation."""
 
-    def __init__(self, todo, max_pixels, refused, sizes, plans, decoders, writers):
+    def __init__(self, todo, max_pixels, refused, sizes, plans, decoders):
         self._todo, self._max_pixels, self._refused = todo, max_pixels, refused
         self._plans = plans
         self._bytes = {i: 4 * h * w * 3 for i, (h, w) in sizes.items()}
         self._decoders = decoders
-        self._writers = writers
         self._next = 0
         self.decoding = collections.deque()  # (index, future, bytes)
         self.writing = collections.deque()  # (index, futures, bytes)
@@ -406,7 +405,7 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
             threads, thread_name_prefix="deconv-write"))
         bar = stack.enter_context(tqdm(total=len(todo), unit="image", file=sys.stderr,
                                        disable=disable, leave=False))
-        pipe = _Pipeline(todo, max_pixels, refused, sizes, plans, decoders, writers)
+        pipe = _Pipeline(todo, max_pixels, refused, sizes, plans, decoders)
         pipe.fill(threads + 1)
         while pipe.decoding:
             index, future, _ = pipe.decoding.popleft()
@@ -419,9 +418,12 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
             tiled = plan is not None and plan.tiled
             height, width = image.shape[:2]
             need = outputs_bytes(outputs, height, width, tiled)
-            # Writes behind, and the arrays they hold, stay bounded too.
+            # Writes behind, and the arrays they hold, stay bounded too, and
+            # within the image's memory budget beside its computation.
             while pipe.writing and (pipe.pending_write_bytes() + need > _AHEAD_BYTES
-                                    or len(pipe.writing) >= threads or tiled):
+                                    or len(pipe.writing) >= threads or tiled
+                                    or (plan is not None and pipe.pending_write_bytes()
+                                        + plan.estimate > plan.budget)):
                 finish_writes(len(pipe.writing) - 1)
             files = output_paths(output_dir, todo[index], outputs)
             try:
