@@ -154,17 +154,6 @@ def _in_process(paths, work, threads):
     return times
 
 
-def _rss_of(pid):
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def _count(folder, suffix):
     try:
         with os.scandir(folder) as entries:
@@ -175,6 +164,8 @@ def _count(folder, suffix):
 
 def _memory(count, size, work, threads):
     """Folder mode over `count` links of one small JPEG, the child's RSS sampled."""
+    from deconv_io.memory import resident_bytes
+
     folder, out = work / "memory_images", work / "memory_out"
     folder.mkdir()
     (source,) = make_images(work, 1, *size, seed=1)
@@ -185,7 +176,7 @@ def _memory(count, size, work, threads):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     samples = []  # (images written, rss bytes)
     while process.poll() is None:
-        rss = _rss_of(process.pid)
+        rss = resident_bytes(process.pid)
         if rss is not None:
             samples.append((_count(out, ".npy"), rss))
         time.sleep(0.1)

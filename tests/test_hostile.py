@@ -35,6 +35,7 @@ from PIL import Image
 from deconv_io import save_weights
 from deconv_io.atomic import TEMP_PATTERN
 from deconv_io.dumps import TILED_DUMP_NAMES
+from deconv_io.memory import resident_bytes
 
 from .conftest import REPO
 
@@ -565,14 +566,7 @@ def _wait_for(predicate, process, timeout=120):
 
 def _rss(pid):
     """Resident bytes of a process (Linux), 0 when unknown."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return resident_bytes(pid) or 0
 
 
 def _read_line(process, timeout=120):

@@ -24,24 +24,10 @@ from deconv_io.display import normalize_for_display
 from deconv_io.outputs import DEFAULT_OUTPUTS, output_is_complete, parse_outputs
 from deconv_io.picture import picture_pixels
 from tests.conftest import REPO, assert_matches_reference
+from tests.conftest import write_image as _write_image
 from tf2 import batch
 from tf2.cli import build_parser, main
 from tf2.demo import DeconvDemo
-
-
-def _write_image(path, shape, seed):
-    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
-@pytest.fixture
-def folder(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    _write_image(folder / "a.png", (7, 5, 3), seed=1)
-    _write_image(folder / "b.jpg", (33, 17, 3), seed=2)
-    return folder
 
 
 def _imshow_pixels(hwc):

@@ -18,16 +18,11 @@ from PIL import Image
 import tf2
 from deconv_io import DUMP_NAMES, load_image, save_weights
 from tests.conftest import REPO, assert_matches_reference
+from tests.conftest import write_image as _write_image
 from tf2 import batch, cli, demo, export
 from tf2.cli import main
 from tf2.demo import DeconvDemo
 
-
-
-def _write_image(path, shape=(7, 5, 3), seed=0):
-    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 def _load(path):
@@ -127,16 +122,6 @@ def test_help_lists_every_flag(capsys):
 
 
 # --- batches ------------------------------------------------------------------
-
-@pytest.fixture
-def folder(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    _write_image(folder / "a.png", (7, 5, 3), seed=1)
-    _write_image(folder / "b.jpg", (33, 17, 3), seed=2)
-    (folder / "notes.txt").write_text("not an image, not listed")
-    return folder
-
 
 def test_folder_with_a_bad_file_writes_the_good_ones_and_exits_1(folder, tmp_path, capsys):
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
