@@ -7,7 +7,6 @@ its sums differently from `stages`), and against the dump's `output`
 bit for bit where both come from one `stages` run.
 """
 
-import doctest
 import json
 import os
 import subprocess
@@ -292,8 +291,3 @@ def test_folder_benchmark_quick_writes_its_json(tmp_path, subprocess_env):
     assert doc["target"]["ratio"] == 0.7 and isinstance(doc["target"]["met"], bool)
     assert doc["memory"]["rss_first_mb"] > 0 and doc["memory"]["rss_last_mb"] > 0
 
-
-def test_docstring_examples():
-    for module in (picture_module, outputs_module, batch):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0 and result.attempted >= 1, module.__name__
