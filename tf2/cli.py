@@ -114,8 +114,8 @@ def build_parser():
                         help="memory budget per image, e.g. 4G, 512M or a byte count "
                              "(default: half of the memory available now, which an "
                              "address-space or cgroup limit lowers); a larger image is "
-                             "tiled automatically (in folder mode its DIR/<stem>.npz then "
-                             "holds image, kernels and output only); one that cannot fit "
+                             "tiled automatically (in folder mode its --outputs stages "
+                             "dump then holds image, kernels and output only); one that cannot fit "
                              "even tiled is refused before any work (in folder mode: that "
                              "file fails)")
     parser.add_argument("--fast-path", choices=("auto", "window", "xla"), default=None,
