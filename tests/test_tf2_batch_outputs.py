@@ -269,6 +269,38 @@ def test_images_in_flight_stay_bounded_however_many_there_are(tmp_path, monkeypa
     assert peak[0] <= 2 * threads + 2, peak[0]
 
 
+def test_a_tiled_image_is_decoded_and_computed_alone(tmp_path, monkeypatch):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, shape in (("a", (6, 4, 3)), ("b_big", (130, 90, 3)), ("c", (6, 4, 3)),
+                        ("d", (6, 4, 3))):
+        _write_image(images / f"{name}.png", shape, seed=6)
+    decoded, seen = [], {}
+    real_decode, real_compute = batch._decode, batch._compute
+
+    def decode(path, *args):
+        decoded.append(path.name)
+        return real_decode(path, *args)
+
+    def compute(demo, image, plan, all_stages):
+        if plan is not None and plan.tiled:
+            seen["before"] = list(decoded)
+            result = real_compute(demo, image, plan, all_stages)
+            seen["after"] = list(decoded)
+            return result
+        return real_compute(demo, image, plan, all_stages)
+
+    monkeypatch.setattr(batch, "_decode", decode)
+    monkeypatch.setattr(batch, "_compute", compute)
+    out = tmp_path / "out"
+    out.mkdir()
+    # 1 GiB of runtime plus a little: only b_big is tiled (see tf2.tiling.plan_memory).
+    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
+                             progress=False, budget=2**30 + 2**20, threads=2)
+    assert result.written == 4
+    assert seen["before"] == seen["after"] == ["a.png", "b_big.png"]
+
+
 # --- the benchmark ---------------------------------------------------------------------
 
 @pytest.mark.slow

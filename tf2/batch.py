@@ -314,7 +314,11 @@ class _Pipeline:
         return plan is not None and plan.tiled
 
     def fill(self, limit):
-        """Submits decodes while fewer than `limit` images and `_AHEAD_BYTES` are ahead."""
+        """Submits decodes while fewer than `limit` images and `_AHEAD_BYTES` are ahead.
+
+        An image that will be tiled is decoded only with nothing else ahead,
+        and nothing is queued behind it.
+        """
         while self._next < len(self._todo) and len(self.decoding) < limit:
             index, need = self._next, self._bytes.get(self._next, 0)
             held = sum(b for _, _, b in self.decoding)
@@ -406,16 +410,20 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
         bar = stack.enter_context(tqdm(total=len(todo), unit="image", file=sys.stderr,
                                        disable=disable, leave=False))
         pipe = _Pipeline(todo, max_pixels, refused, sizes, plans, decoders)
-        pipe.fill(threads + 1)
-        while pipe.decoding:
+        while True:
+            if not pipe.decoding:
+                pipe.fill(threads + 1)
+                if not pipe.decoding:
+                    break
             index, future, _ = pipe.decoding.popleft()
+            plan = plans.get(index)
+            tiled = plan is not None and plan.tiled
+            if not tiled:  # a tiled image is held alone: nothing is decoded meanwhile
+                pipe.fill(threads + 1)
             image, message = future.result()
-            pipe.fill(threads + 1)
             if message:
                 report(index, [message])
                 continue
-            plan = plans.get(index)
-            tiled = plan is not None and plan.tiled
             height, width = image.shape[:2]
             need = outputs_bytes(outputs, height, width, tiled)
             # Writes behind, and the arrays they hold, stay bounded too, and
