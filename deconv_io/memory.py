@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-__all__ = ["ALIGNMENT", "aligned_empty", "available_memory", "total_memory"]
+__all__ = ["ALIGNMENT", "aligned_empty", "available_memory", "resident_bytes", "total_memory"]
 
 #: TF's CPU kernels require buffers aligned to 64 bytes (EIGEN_MAX_ALIGN_BYTES);
 #: TensorFlow copies (or, given a misaligned buffer through DLPack, aborts).
@@ -119,3 +119,20 @@ def total_memory():
     """
     value = _meminfo("MemTotal")
     return value if value is not None else _sysconf("SC_PHYS_PAGES")
+
+
+def resident_bytes(pid="self"):
+    """A process's resident memory (VmRSS of /proc/PID/status, Linux), or None.
+
+    Example:
+    >>> resident_bytes() > 0
+    True
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -21,6 +21,24 @@ def image_path(tmp_path):
     return path
 
 
+def write_image(path, shape=(7, 5, 3), seed=0):
+    """Writes a random RGB image of `shape` (its format from the suffix); returns `path`."""
+    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A folder for batch runs: a 7x5 PNG, a 33x17 JPEG, and a text file (not an image)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    write_image(folder / "a.png", (7, 5, 3), seed=1)
+    write_image(folder / "b.jpg", (33, 17, 3), seed=2)
+    (folder / "notes.txt").write_text("not an image, not listed")
+    return folder
+
+
 @pytest.fixture
 def subprocess_env():
     """The environment for `python -m PKG` runs: headless, no display."""

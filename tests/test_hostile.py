@@ -35,6 +35,7 @@ from PIL import Image
 from deconv_io import save_weights
 from deconv_io.atomic import TEMP_PATTERN
 from deconv_io.dumps import TILED_DUMP_NAMES
+from deconv_io.memory import resident_bytes
 
 from .conftest import REPO
 
@@ -240,8 +241,12 @@ CASES = {
     "T-output-dir-fifo": Case("T", ["{d}/in.png", "--output-dir", "{d}/pipe"],
                               setup=steps(IMG, fifo("pipe")), message="is not a folder"),
     "T-batch-output-is-directory": Case("T", ["{d}/in.png", "--output-dir", "{d}/out"],
-                                        setup=steps(IMG, folder("out/in.npz")),
+                                        setup=steps(IMG, folder("out/in.npy")),
                                         message="is a directory"),
+    "T-batch-dump-is-directory": Case("T", ["{d}/in.png", "--output-dir", "{d}/out",
+                                            "--outputs", "stages"],
+                                      setup=steps(IMG, folder("out/in.npz")),
+                                      message="is a directory"),
     "A-report-json-fifo": Case("A", ["{d}/in.png", "--report", "{d}/rep"],
                                setup=steps(IMG, folder("rep"), fifo("rep/report.json")),
                                message="is a FIFO"),
@@ -271,7 +276,8 @@ CASES = {
                                 setup=steps(IMG, folder("sub")),
                                 message="is an input of this run"),
     "T-batch-output-over-weights": Case("T", ["{d}/in.png", "--output-dir", "{d}/out",
-                                              "--weights", "{d}/out/in.npz"],
+                                              "--weights", "{d}/out/in.npz", "--outputs",
+                                              "output,stages"],
                                         setup=steps(IMG, folder("out"), copy("w.npz",
                                                                              "out/in.npz")),
                                         message="is an input of this run"),
@@ -396,7 +402,10 @@ CASES = {
     "T-dump-over-ulimit-f": Case("T", ["{d}/mid.png", "--dump", "{d}/out.npz"],
                                  setup=steps(copy("mid.png"), write("out.npz", b"old dump")),
                                  fsize=100_000, message="file-size limit"),
-    "T-batch-over-ulimit-f": Case("T", ["{d}/mid.png", "--output-dir", "{d}/out"],
+    "T-batch-picture-over-input-image": Case("T", ["{d}/in.png", "--output-dir", "{d}"],
+                                             setup=IMG, message="is an input of this run"),
+    "T-batch-over-ulimit-f": Case("T", ["{d}/mid.png", "--output-dir", "{d}/out",
+                                        "--outputs", "stages"],
                                   setup=copy("mid.png"), fsize=100_000, status=1,
                                   message="file-size limit"),
     "L-save-png-over-ulimit-f": Case("L", ["{d}/mid.png", "--save", "{d}/out.png"],
@@ -412,6 +421,9 @@ CASES = {
                                           as_bytes=1 << 30, message="use `python -m tf2"),
     "T-max-memory-too-small": Case("T", ["{d}/mid.png", "--max-memory", "1M"],
                                    setup=copy("mid.png"), message="cannot fit"),
+    "T-batch-default-over-ulimit-f": Case("T", ["{d}/mid.png", "--output-dir", "{d}/out"],
+                                          setup=copy("mid.png"), fsize=20_000, status=1,
+                                          message="file-size limit"),
     "T-batch-max-memory-too-small": Case("T", ["{d}/mid.png", "--output-dir", "{d}/out",
                                                "--max-memory", "1M"],
                                          setup=copy("mid.png"), status=1,
@@ -554,14 +566,7 @@ def _wait_for(predicate, process, timeout=120):
 
 def _rss(pid):
     """Resident bytes of a process (Linux), 0 when unknown."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+    return resident_bytes(pid) or 0
 
 
 def _read_line(process, timeout=120):
@@ -621,21 +626,24 @@ def _slow_folder(tmp_path, count=6):
 
 
 @pytest.mark.slow
-def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(tmp_path):
+@pytest.mark.parametrize("outputs", ["stages", "picture,output"])
+def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(outputs, tmp_path):
+    suffixes = {"stages": (".npz",), "picture,output": (".png", ".npy")}[outputs]
+    last = suffixes[-1]
     images, budget = _slow_folder(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "b5.npz").write_bytes(b"old")
-    stale = out / ".b4.npz.0123456789ab.tmp"  # left by a killed run: nobody holds its lock
+    (out / f"b5{last}").write_bytes(b"old")
+    stale = out / f".b4{last}.0123456789ab.tmp"  # left by a killed run: nobody holds its lock
     stale.write_bytes(b"half")
     foreign = out / ".notes.tmp"  # not this project's pattern: left alone
     foreign.write_bytes(b"mine")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tf2", str(images), "--output-dir", str(out), "--max-memory",
-         budget], cwd=REPO, env=_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=_default_signals)
+    argv = [sys.executable, "-m", "tf2", str(images), "--output-dir", str(out), "--max-memory",
+            budget, "--outputs", outputs]
+    process = subprocess.Popen(argv, cwd=REPO, env=_env({}), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, preexec_fn=_default_signals)
     try:
-        assert _wait_for(lambda: (out / "a.npz").exists(), process)
+        assert _wait_for(lambda: (out / f"a{last}").exists(), process)
         assert not stale.exists()  # removed before the first image
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=120)
@@ -644,20 +652,26 @@ def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(tmp_pat
     err = err.decode()
     assert_clean_failure(process.returncode, err, 128 + signal.SIGTERM,
                          "interrupted by SIGTERM; ")
-    written = sorted(p.name for p in out.glob("*.npz") if p.name != "b5.npz")
+    written = sorted(p.name for p in out.iterdir()
+                     if p.suffix in suffixes and p.name != f"b5{last}")
     assert f"{len(written)} output file(s) written before it are complete and kept" in err
     assert "no output file was changed" not in err
-    assert (out / "b5.npz").read_bytes() == b"old" and foreign.read_bytes() == b"mine"
+    assert (out / f"b5{last}").read_bytes() == b"old" and foreign.read_bytes() == b"mine"
     assert _temps(out) == []
-    # A rerun with --skip-existing redoes the damaged b5.npz and finishes the rest.
-    done = subprocess.run([sys.executable, "-m", "tf2", str(images), "--output-dir", str(out),
-                           "--skip-existing", "--max-memory", budget], cwd=REPO,
-                          env=_env({}), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert f"{7 - len(written)} written, {len(written)} skipped (existing), 0 failed" \
-        in done.stdout
-    with np.load(out / "b5.npz") as dump:
-        assert tuple(dump.files) == TILED_DUMP_NAMES
+    done = sum(all(f"{stem}{suffix}" in written for suffix in suffixes)
+               for stem in ["a", *(f"b{i}" for i in range(6))])
+    # A rerun with --skip-existing redoes the damaged b5 and finishes the rest.
+    rerun = subprocess.run([*argv, "--skip-existing"], cwd=REPO, env=_env({}),
+                           capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{7 - done} written, {done} skipped (existing), 0 failed" in rerun.stdout
+    if outputs == "stages":
+        with np.load(out / "b5.npz") as dump:
+            assert tuple(dump.files) == TILED_DUMP_NAMES
+    else:
+        assert np.load(out / "b5.npy").shape == (1, 600, 600, 3)
+        with Image.open(out / "b5.png") as im:
+            assert im.size == (600, 600)
 
 
 @pytest.mark.slow
@@ -698,7 +712,9 @@ def test_folder_mode_tiles_a_large_image_under_an_address_space_limit(tmp_path):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))
 
-    done = subprocess.run([sys.executable, "-m", "tf2", str(images), "--output-dir", str(out)],
+    # Every output, so that the decoding and writing threads run under the limit too.
+    done = subprocess.run([sys.executable, "-m", "tf2", str(images), "--output-dir", str(out),
+                           "--outputs", "picture,output,stages"],
                           cwd=REPO, env=_env({}), capture_output=True, text=True,
                           preexec_fn=limit, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -706,6 +722,7 @@ def test_folder_mode_tiles_a_large_image_under_an_address_space_limit(tmp_path):
     with np.load(out / "b.npz") as dump:
         assert tuple(dump.files) == TILED_DUMP_NAMES
         assert dump["output"].shape == (1, 3000, 3000, 3)
+        np.testing.assert_array_equal(np.load(out / "b.npy"), dump["output"])
     with np.load(out / "a.npz") as dump:
         assert "conv1" in dump.files
 

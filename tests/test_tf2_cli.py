@@ -18,16 +18,11 @@ from PIL import Image
 import tf2
 from deconv_io import DUMP_NAMES, load_image, save_weights
 from tests.conftest import REPO, assert_matches_reference
+from tests.conftest import write_image as _write_image
 from tf2 import batch, cli, demo, export
 from tf2.cli import main
 from tf2.demo import DeconvDemo
 
-
-
-def _write_image(path, shape=(7, 5, 3), seed=0):
-    pixels = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 def _load(path):
@@ -121,26 +116,17 @@ def test_help_lists_every_flag(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
     for flag in ("--seed", "--weights", "--dump", "--save", "--show", "--no-show", "--output-dir",
-                 "--skip-existing", "--normalize", "--max-pixels", "--verbose"):
+                 "--skip-existing", "--outputs", "--io-threads", "--normalize", "--max-pixels",
+                 "--verbose"):
         assert flag in text
 
 
 # --- batches ------------------------------------------------------------------
 
-@pytest.fixture
-def folder(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    _write_image(folder / "a.png", (7, 5, 3), seed=1)
-    _write_image(folder / "b.jpg", (33, 17, 3), seed=2)
-    (folder / "notes.txt").write_text("not an image, not listed")
-    return folder
-
-
 def test_folder_with_a_bad_file_writes_the_good_ones_and_exits_1(folder, tmp_path, capsys):
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     out = tmp_path / "out"
-    assert main([str(folder), "--seed", "0", "--output-dir", str(out)]) == 1
+    assert main([str(folder), "--seed", "0", "--output-dir", str(out), "--outputs", "stages"]) == 1
     captured = capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == ["a.npz", "b.npz"]
     assert f"skipped {folder / 'bad.png'}" in captured.err
@@ -156,23 +142,23 @@ def test_batch_matches_single_image_dump_bit_for_bit(folder, tmp_path):
     single, out = tmp_path / "single.npz", tmp_path / "out"
     assert main([str(folder / "b.jpg"), "--seed", "5", "--no-show", "--dump", str(single)]) == 0
     assert main([str(folder / "a.png"), str(folder / "b.jpg"), "--seed", "5",
-                 "--output-dir", str(out)]) == 0
+                 "--output-dir", str(out), "--outputs", "stages"]) == 0
     expected, actual = _load(single), _load(out / "b.npz")
     for name in DUMP_NAMES:
         np.testing.assert_array_equal(expected[name], actual[name])
 
 
 def test_skip_existing_leaves_existing_dumps_alone(folder, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main([str(folder), "--output-dir", str(out)]) == 0
+    out, stages = tmp_path / "out", ["--outputs", "stages"]
+    assert main([str(folder), "--output-dir", str(out), *stages]) == 0
     mine = (out / "a.npz").read_bytes()
     (out / "b.npz").unlink()
     # Without --seed each run draws other kernels: a rewritten a.npz would differ.
-    assert main([str(folder), "--output-dir", str(out), "--skip-existing"]) == 0
+    assert main([str(folder), "--output-dir", str(out), "--skip-existing", *stages]) == 0
     assert (out / "a.npz").read_bytes() == mine
     assert sorted(p.name for p in out.iterdir()) == ["a.npz", "b.npz"]
     assert "1 written, 1 skipped (existing), 0 failed" in capsys.readouterr().out
-    assert main([str(folder), "--output-dir", str(out)]) == 0  # without: rewritten
+    assert main([str(folder), "--output-dir", str(out), *stages]) == 0  # without: rewritten
     assert (out / "a.npz").read_bytes() != mine
     assert list(_load(out / "a.npz")) == list(DUMP_NAMES)
 
@@ -180,10 +166,10 @@ def test_skip_existing_leaves_existing_dumps_alone(folder, tmp_path, capsys):
 @pytest.mark.parametrize("damage", [lambda b: b[:100], lambda b: b"mine",
                                     lambda b: b[:len(b) // 2]])
 def test_skip_existing_redoes_a_truncated_or_foreign_dump(damage, folder, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert main([str(folder), "--output-dir", str(out)]) == 0
+    out, stages = tmp_path / "out", ["--outputs", "stages"]
+    assert main([str(folder), "--output-dir", str(out), *stages]) == 0
     (out / "a.npz").write_bytes(damage((out / "a.npz").read_bytes()))
-    assert main([str(folder), "--output-dir", str(out), "--skip-existing"]) == 0
+    assert main([str(folder), "--output-dir", str(out), "--skip-existing", *stages]) == 0
     assert "1 written, 1 skipped (existing), 0 failed" in capsys.readouterr().out
     assert list(_load(out / "a.npz")) == list(DUMP_NAMES)
 
@@ -191,7 +177,7 @@ def test_skip_existing_redoes_a_truncated_or_foreign_dump(damage, folder, tmp_pa
 def test_one_image_with_output_dir_is_a_batch_of_one(image_path, tmp_path):
     out = tmp_path / "new"  # created: its parent exists
     assert main([str(image_path), "--output-dir", str(out)]) == 0
-    assert [p.name for p in out.iterdir()] == ["in.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["in.npy", "in.png"]
 
 
 def test_run_batch_counts_and_reports(folder, tmp_path, capsys):
@@ -236,6 +222,20 @@ def _bad_cases(tmp_path, image_path):
         "max pixels zero": ([img, "--max-pixels", "0"],
                             "argument --max-pixels: expected an int >= 1, got '0'"),
         "skip without dir": ([img, "--skip-existing"], "--skip-existing applies only with"),
+        "outputs without dir": ([img, "--outputs", "stages"], "--outputs applies only with"),
+        "io threads without dir": ([img, "--io-threads", "2"], "--io-threads applies only with"),
+        "io threads zero": ([img, "--output-dir", str(tmp_path / "o"), "--io-threads", "0"],
+                            "argument --io-threads: expected an int >= 1, got '0'"),
+        "outputs unknown": ([img, "--output-dir", str(tmp_path / "o"), "--outputs", "png"],
+                            "argument --outputs: expected a comma-separated list of picture, "
+                            "output, stages, got 'png'"),
+        "outputs empty": ([img, "--output-dir", str(tmp_path / "o"), "--outputs", ","],
+                          "argument --outputs: expected a comma-separated list"),
+        "normalize without picture": ([img, "--output-dir", str(tmp_path / "o"), "--outputs",
+                                       "output", "--normalize"],
+                                      "--normalize changes only the picture"),
+        "picture over an input": ([img, "--output-dir", str(tmp_path)],
+                                  f"--output-dir: {tmp_path / 'in.png'} is an input of this run"),
         "several without dir": ([img, img], "several images or a folder need --output-dir"),
         "folder without dir": ([str(same_stem)], "several images or a folder need --output-dir"),
         "dump in batch": ([img, "--output-dir", str(tmp_path / "o"), "--dump",
@@ -256,7 +256,9 @@ def _bad_cases(tmp_path, image_path):
 @pytest.mark.parametrize("case", [
     "missing image", "corrupt image", "bad weights", "dump is a folder", "save folder missing",
     "same dump and save", "too many pixels", "max pixels zero",
-    "skip without dir", "several without dir", "folder without dir", "dump in batch",
+    "skip without dir", "outputs without dir", "io threads without dir", "io threads zero",
+    "outputs unknown", "outputs empty", "normalize without picture", "picture over an input",
+    "several without dir", "folder without dir", "dump in batch",
     "duplicate stems", "output dir is a file", "output dir parent missing",
     "batch item missing", "empty folder", "unknown flag"])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, image_path, tmp_path, capsys):

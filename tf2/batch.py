@@ -1,16 +1,34 @@
-"""Several images or a folder: one `DIR/<stem>.npz` dump per image.
+"""Several images or a folder: the outputs each image produces, in `DIR`.
 
-Images are decoded by `deconv_io.load_image` (Pillow, as the original and the
-TF1 port read them, so each fed `image` is the very array the single-image
-command lines feed; `tf.io.decode_jpeg`'s default DCT differs by up to 10
-levels) inside a `tf.data` pipeline that prefetches the next image while
-the current one is computed. Each image runs at its own size, batch 1,
-through the once-traced `DeconvDemo.stages`.
+What each image produces is chosen by `outputs` (`deconv_io.outputs`): the
+picture `DIR/<stem>.png`, the `output` array `DIR/<stem>.npy`, and/or the
+full dump `DIR/<stem>.npz`; by default the first two. Without the dump only
+the `output` stage is computed (`DeconvDemo.fast_path`: only the conv
+channels the deconv kernel reads); with it, every stage (`DeconvDemo.stages`,
+the dump's `output` then being the one written everywhere).
 
-The path helpers here do not import TensorFlow, so a command line can check
-its inputs before TensorFlow is loaded.
+Three stages overlap, each bounded so that memory stays flat however many
+images a folder holds:
+
+- decoding: a small thread pool runs `deconv_io.load_image` (Pillow, as the
+  single-image command lines read files, so each fed `image` is the very
+  array they feed; Pillow and NumPy's casts release the GIL) a few images
+  ahead, at most `_AHEAD_BYTES` of decoded pixels, and never a second image
+  while one too large for the untiled run is held;
+- computing: in the calling thread, one image at a time, at its own size,
+  batch 1, tiled where its memory plan says so (as single-image mode);
+- writing: a pool of writer threads writes image k's files (atomically)
+  while image k+1 is computed, at most a few images and `_AHEAD_BYTES` of
+  arrays behind.
+
+A bad file, or one that cannot fit, cannot be computed or written, is
+reported by name and skipped; the others go on. The path helpers here do
+not import TensorFlow, so a command line can check its inputs before
+TensorFlow is loaded.
 """
 
+import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -21,15 +39,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from deconv_io import DUMP_NAMES, load_image, save_npz_atomic
-from deconv_io.atomic import remove_stale_temps
-from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes, dump_is_complete
+from deconv_io import load_image, save_npz_atomic
+from deconv_io.atomic import atomic_path, remove_stale_temps
+from deconv_io.dumps import DUMP_NAMES
 from deconv_io.errors import InputError
 from deconv_io.images import DEFAULT_MAX_PIXELS, peek_image_size
+from deconv_io.outputs import (DEFAULT_OUTPUTS, output_bytes, output_is_complete, output_path,
+                               outputs_bytes)
 from deconv_io.paths import check_free_space, describe_mode, is_dir
+from deconv_io.picture import save_picture_atomic
 
-__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "dump_path", "expand_inputs", "image_files",
-           "run_batch"]
+__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "expand_inputs",
+           "image_files", "output_paths", "run_batch"]
 
 
 def image_files(folder):
@@ -99,11 +120,23 @@ def expand_inputs(inputs):
     return paths
 
 
-def check_batch_outputs(paths, output_dir, weights=None):
+def output_paths(output_dir, image_path, outputs=DEFAULT_OUTPUTS):
+    """`{kind: path}` of one image's outputs: `output_dir/<stem>.png`, `.npy`, `.npz`.
+
+    Example:
+    >>> {k: p.name for k, p in output_paths("out", "a/b.jpg", ("picture", "output")).items()}
+    {'picture': 'b.png', 'output': 'b.npy'}
+    """
+    stem = Path(image_path).stem
+    return {kind: output_path(output_dir, stem, kind) for kind in outputs}
+
+
+def check_batch_outputs(paths, output_dir, weights=None, outputs=DEFAULT_OUTPUTS):
     """Refuses, before any work, a batch whose outputs cannot be written safely.
 
-    Every `output_dir/<stem>.npz` that exists must be a regular file and
-    none of the run's inputs (an image given by name, or the weights file).
+    Every output of `outputs` (see `output_paths`) that exists must be a
+    regular file and none of the run's inputs (an image, e.g. `<stem>.png`
+    when the output folder is the input folder, or the weights file).
     Temporary files that a killed run left in `output_dir` are removed.
 
     Raises:
@@ -118,29 +151,24 @@ def check_batch_outputs(paths, output_dir, weights=None):
             info = os.stat(path)
             inputs[(info.st_dev, info.st_ino)] = path
     for path in paths:
-        out = dump_path(output_dir, path)
-        try:
-            info = os.stat(out)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except OSError as e:
-            raise InputError(f"--output-dir: cannot access {out}: {e.strerror}") from None
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"--output-dir: {out} is {describe_mode(info.st_mode)}; an "
-                             "output must be a regular file or not exist yet")
-        given = inputs.get((info.st_dev, info.st_ino))
-        if given is not None:
-            raise InputError(f"--output-dir: {out} is an input of this run ({given})")
+        for out in output_paths(output_dir, path, outputs).values():
+            try:
+                info = os.stat(out)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as e:
+                raise InputError(f"--output-dir: cannot access {out}: {e.strerror}") from None
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"--output-dir: {out} is {describe_mode(info.st_mode)}; an "
+                                 "output must be a regular file or not exist yet")
+            given = inputs.get((info.st_dev, info.st_ino))
+            if given is not None:
+                raise InputError(f"--output-dir: {out} is an input of this run ({given})")
     remove_stale_temps(output_dir)
 
 
-def dump_path(output_dir, image_path):
-    """The dump file of one image: `output_dir/<stem>.npz`."""
-    return Path(output_dir) / f"{Path(image_path).stem}.npz"
-
-
 def check_unique_stems(paths):
-    """Refuses two different images that would write the same `<stem>.npz`.
+    """Refuses two different images that would write the same `<stem>.*` files.
 
     Raises:
         InputError: naming both files.
@@ -150,7 +178,7 @@ def check_unique_stems(paths):
         other = by_stem.setdefault(Path(path).stem, path)
         if other is not path:
             raise InputError(
-                f"{other} and {path} would both be written to {Path(path).stem}.npz; "
+                f"{other} and {path} would both be written to {Path(path).stem}.*; "
                 "rename one or run them separately"
             )
 
@@ -169,90 +197,173 @@ class BatchResult:
         return 1 if self.failed else 0
 
 
-def _decoded(paths, max_pixels, refused):
-    """Yields (index, image, error) for each path; never raises InputError.
-
-    A bad file must not end the `tf.data` iteration, so its error travels as
-    data (with an empty image) and is reported by the consumer. Files whose
-    size the memory plan refused (`refused`: index -> message) are not
-    decoded.
-    """
-    empty = np.zeros((0, 0, 3), np.float32)
-    for index, path in enumerate(paths):
-        if index in refused:
-            yield index, empty, refused[index]
-            continue
-        try:
-            yield index, load_image(path, max_pixels=max_pixels), ""
-        except InputError as e:
-            yield index, empty, str(e)
-
+# --- the calls into tf2 (kept here, together) ------------------------------------
 
 def _plans(paths, budget):
-    """Each image's memory plan from its header (as single-image mode makes it).
+    """Each image's size and memory plan from its header (as single-image mode makes it).
 
     Returns:
-        `(plans, refused)`: index -> `MemoryPlan` for the images whose
-        header gives a size, and index -> message for those refused.
+        `(sizes, plans, refused)`: index -> `(height, width)` and index ->
+        `MemoryPlan` for the images whose header gives a size, and index ->
+        message for those the plan refuses.
     """
     from tf2.tiling import plan_memory
 
-    plans, refused = {}, {}
+    sizes, plans, refused = {}, {}, {}
     for index, path in enumerate(paths):
         size = peek_image_size(path)
         if size is None:
             continue  # load_image reports what is wrong with the file
+        sizes[index] = size
         try:
             plans[index] = plan_memory(1, *size, budget=budget)
         except InputError as e:
             refused[index] = str(e)
-    return plans, refused
+    return sizes, plans, refused
 
 
-def _compute(demo, images, plan):
-    """The dump arrays of one image: tiled (output only) when the plan says so."""
-    from tf2.tiling import run_tiled
+def _compute(demo, image, plan, all_stages):
+    """The arrays of one (H, W, 3) image: `output`, and every stage when asked.
+
+    Returns:
+        A dict of NumPy arrays: `output` (1, H', W', 3), plus `conv1` and
+        `pool` when `all_stages` and the image runs untiled.
+    """
+    import tensorflow as tf
 
     if plan is not None and plan.tiled:
-        return {"output": run_tiled(demo, images.numpy(), plan.tile, path="fast")}
-    return {k: v.numpy() for k, v in demo.stages(images).items()}
+        from tf2.tiling import run_tiled
+
+        return {"output": run_tiled(demo, image[None], plan.tile, path="fast")}
+    images = tf.convert_to_tensor(image[None])
+    if all_stages:
+        return {name: t.numpy() for name, t in demo.stages(images).items()}
+    return {"output": demo.fast_path(images).numpy()}
 
 
-def _is_done(output_dir, path, skip_existing):
+def _kernels(demo):
+    return {"conv_kernel": demo.conv_kernel.numpy(),
+            "deconv_kernel": demo.deconv_kernel.numpy()}
+
+
+# --- the pipeline ----------------------------------------------------------------
+
+#: Decoded images held ahead of the computation, and arrays waiting to be
+#: written, each at most this many bytes (besides one image, however large).
+_AHEAD_BYTES = 256 * 2**20
+
+
+def _default_threads():
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _is_done(output_dir, path, outputs, skip_existing):
+    """Whether every requested output of `path` exists and is whole."""
     if not skip_existing:
         return False
-    out = dump_path(output_dir, path)
-    if not out.is_file():
-        return False
-    size = peek_image_size(path)
-    return dump_is_complete(out, *(size or (None, None)))
+    size = peek_image_size(path) or (None, None)
+    return all(out.is_file() and output_is_complete(kind, out, *size)
+               for kind, out in output_paths(output_dir, path, outputs).items())
+
+
+def _decode(path, max_pixels, refused):
+    """`(image, message)`: the decoded image, or why not (never raises InputError)."""
+    if refused is not None:
+        return None, refused
+    try:
+        return load_image(path, max_pixels=max_pixels), ""
+    except InputError as e:
+        return None, str(e)
+
+
+def _save_output(path, array):
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+def _write(kind, path, arrays, normalize):
+    """Writes one output file; returns "" or why it failed."""
+    try:
+        if kind == "picture":
+            save_picture_atomic(path, arrays["output"][0], normalize=normalize)
+        elif kind == "output":
+            _save_output(path, arrays["output"])
+        else:
+            save_npz_atomic(path, **{n: arrays[n] for n in DUMP_NAMES if n in arrays})
+    except InputError as e:  # OutputError too: disk full, a size limit, interrupted
+        return str(e)
+    except MemoryError:
+        return "not enough memory to write this image's outputs"
+    return ""
+
+
+class _Pipeline:
+    """Bounded queues of decodes ahead and writes behind the computation."""
+
+    def __init__(self, todo, max_pixels, refused, sizes, plans, decoders):
+        self._todo, self._max_pixels, self._refused = todo, max_pixels, refused
+        self._plans = plans
+        self._bytes = {i: 4 * h * w * 3 for i, (h, w) in sizes.items()}
+        self._decoders = decoders
+        self._next = 0
+        self.decoding = collections.deque()  # (index, future, bytes)
+        self.writing = collections.deque()  # (index, futures, bytes)
+
+    def _heavy(self, index):
+        plan = self._plans.get(index)
+        return plan is not None and plan.tiled
+
+    def fill(self, limit):
+        """Submits decodes while fewer than `limit` images and `_AHEAD_BYTES` are ahead.
+
+        An image that will be tiled is decoded only with nothing else ahead,
+        and nothing is queued behind it.
+        """
+        while self._next < len(self._todo) and len(self.decoding) < limit:
+            index, need = self._next, self._bytes.get(self._next, 0)
+            held = sum(b for _, _, b in self.decoding)
+            if self.decoding and (held + need > _AHEAD_BYTES or self._heavy(index)
+                                  or self._heavy(self.decoding[-1][0])):
+                return
+            future = self._decoders.submit(_decode, self._todo[index], self._max_pixels,
+                                           self._refused.get(index))
+            self.decoding.append((index, future, need))
+            self._next += 1
+
+    def pending_write_bytes(self):
+        return sum(b for _, _, b in self.writing)
 
 
 def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_existing=False,
-              progress=None, prog="tf2", budget=None):
-    """Runs the demo on each image and writes `output_dir/<stem>.npz`.
+              progress=None, prog="tf2", budget=None, outputs=DEFAULT_OUTPUTS,
+              normalize=False, threads=None):
+    """Runs the demo on each image and writes the `outputs` of each to `output_dir`.
 
-    Each `.npz` holds the dump arrays (`image` 4-D, `conv_kernel`,
-    `deconv_kernel`, `conv1`, `pool`, `output`), written atomically. Each
-    image's memory is planned as in single-image mode (`tf2.tiling.
-    plan_memory`): one too large for the untiled run is computed in tiles
-    and its `.npz` holds `image`, the kernels and `output` only. A bad
-    file, one that cannot fit even tiled, runs out of memory, or cannot be
-    written is reported by name on stderr and skipped; the others go on.
+    Each image's memory is planned as in single-image mode (`tf2.tiling.
+    plan_memory`): one too large for the untiled run is computed in tiles,
+    and its dump (`stages`) then holds `image`, the kernels and `output`
+    only. A bad file, one that cannot fit even tiled, runs out of memory,
+    or whose outputs cannot be written is reported by name on stderr and
+    skipped; the others go on. Every file is written atomically; an image
+    counts as written when all its outputs are.
 
     Args:
         demo: a `tf2.DeconvDemo`.
         paths: image files (see `expand_inputs`); their stems must be unique.
         output_dir: an existing folder.
         max_pixels: refuse larger images (see `deconv_io.load_image`).
-        skip_existing: leave images whose `.npz` exists and holds the
-            expected arrays alone (`deconv_io.dumps.dump_is_complete`); a
-            truncated or damaged one is redone.
+        skip_existing: leave images all of whose requested outputs exist and
+            are whole (`deconv_io.outputs.output_is_complete`) alone; one
+            with a truncated, damaged or missing output is redone.
         progress: show a tqdm bar on stderr: True, False, or None (only when
             stderr is a terminal).
         prog: prefix of the messages.
         budget: memory budget per image in bytes; None: half the memory
             available.
+        outputs: the kinds each image produces (`deconv_io.outputs`:
+            "picture", "output", "stages").
+        normalize: draw the picture rescaled to its own min..max.
+        threads: decoding threads, and writing threads (None: up to 4).
 
     Returns:
         A `BatchResult`.
@@ -260,54 +371,91 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
     Raises:
         InputError: two images share a stem (before anything is written).
     """
-    import tensorflow as tf  # kept local: see the module docstring
     from tqdm import tqdm
 
+    outputs = tuple(outputs)
+    threads = threads or _default_threads()
     paths = [Path(p) for p in paths]
     check_unique_stems(paths)
-    todo = [p for p in paths if not _is_done(output_dir, p, skip_existing)]
+    todo = [p for p in paths if not _is_done(output_dir, p, outputs, skip_existing)]
     skipped = len(paths) - len(todo)
-    plans, refused = _plans(todo, budget)
-    kernels = {"conv_kernel": demo.conv_kernel.numpy(),
-               "deconv_kernel": demo.deconv_kernel.numpy()}
-    dataset = tf.data.Dataset.from_generator(
-        lambda: _decoded(todo, max_pixels, refused),
-        output_signature=(
-            tf.TensorSpec((), tf.int64),
-            tf.TensorSpec((None, None, 3), tf.float32),
-            tf.TensorSpec((), tf.string),
-        ),
-    ).prefetch(1)
-
+    sizes, plans, refused = _plans(todo, budget)
+    kernels = _kernels(demo) if "stages" in outputs else {}
     written, failed = 0, []
     disable = None if progress is None else not progress  # None: only on a terminal
-    with tqdm(total=len(todo), unit="image", file=sys.stderr, disable=disable,
-              leave=False) as bar:
-        for index, image, error in dataset:
-            index = int(index)
-            path = todo[index]
-            message = error.numpy().decode()
-            if not message:
-                out = dump_path(output_dir, path)
-                try:
-                    plan = plans.get(index)
-                    names = TILED_DUMP_NAMES if plan is not None and plan.tiled else DUMP_NAMES
-                    check_free_space(output_dir, dump_bytes(*image.shape[:2], names=names),
-                                     str(out))
-                    images = tf.expand_dims(image, 0)
-                    stages = _compute(demo, images, plan)
-                    arrays = {"image": images.numpy(), **kernels, **stages}
-                    save_npz_atomic(out, **{n: arrays[n] for n in DUMP_NAMES if n in arrays})
-                    written += 1
-                except InputError as e:  # OutputError too: disk full, a size limit
-                    message = str(e)
-                except MemoryError:
-                    message = "not enough memory for this image (see --max-memory)"
-                except tf.errors.ResourceExhaustedError:
-                    message = "TensorFlow ran out of memory for this image (see --max-memory)"
+
+    def report(index, messages):
+        nonlocal written
+        message = "; ".join(m for m in messages if m)
+        if message:
+            failed.append(todo[index])
+            tqdm.write(f"{prog}: skipped {todo[index]}: {' '.join(message.splitlines())}",
+                       file=sys.stderr)
+        else:
+            written += 1
+        bar.update(1)
+
+    def finish_writes(keep):
+        """Reports finished writes in order, waiting until at most `keep` are left."""
+        while pipe.writing and (len(pipe.writing) > keep or all(
+                f.done() for f in pipe.writing[0][1])):
+            index, futures, _ = pipe.writing.popleft()
+            report(index, [f.result() for f in futures])
+
+    with contextlib.ExitStack() as stack:
+        decoders = stack.enter_context(concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="deconv-decode"))
+        writers = stack.enter_context(concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="deconv-write"))
+        bar = stack.enter_context(tqdm(total=len(todo), unit="image", file=sys.stderr,
+                                       disable=disable, leave=False))
+        pipe = _Pipeline(todo, max_pixels, refused, sizes, plans, decoders)
+        while True:
+            if not pipe.decoding:
+                pipe.fill(threads + 1)
+                if not pipe.decoding:
+                    break
+            index, future, _ = pipe.decoding.popleft()
+            plan = plans.get(index)
+            tiled = plan is not None and plan.tiled
+            if not tiled:  # a tiled image is held alone: nothing is decoded meanwhile
+                pipe.fill(threads + 1)
+            image, message = future.result()
             if message:
-                failed.append(path)
-                tqdm.write(f"{prog}: skipped {path}: {' '.join(message.splitlines())}",
-                           file=sys.stderr)
-            bar.update(1)
+                report(index, [message])
+                continue
+            height, width = image.shape[:2]
+            need = outputs_bytes(outputs, height, width, tiled)
+            # Writes behind, and the arrays they hold, stay bounded too, and
+            # within the image's memory budget beside its computation.
+            while pipe.writing and (pipe.pending_write_bytes() + need > _AHEAD_BYTES
+                                    or len(pipe.writing) >= threads or tiled
+                                    or (plan is not None and pipe.pending_write_bytes()
+                                        + plan.estimate > plan.budget)):
+                finish_writes(len(pipe.writing) - 1)
+            files = output_paths(output_dir, todo[index], outputs)
+            try:
+                for kind, out in files.items():  # each file: the free space, `ulimit -f`
+                    check_free_space(output_dir, output_bytes(kind, height, width, tiled),
+                                     str(out))
+                arrays = _compute(demo, image, plan, "stages" in outputs and not tiled)
+            except InputError as e:  # the free-space check
+                report(index, [str(e)])
+                continue
+            except MemoryError:
+                report(index, ["not enough memory for this image (see --max-memory)"])
+                continue
+            except Exception as e:  # noqa: BLE001 - TensorFlow's, without importing it here
+                if type(e).__name__ != "ResourceExhaustedError":
+                    raise
+                report(index, ["TensorFlow ran out of memory for this image (see --max-memory)"])
+                continue
+            if "stages" in outputs:
+                arrays = {"image": image[None], **kernels, **arrays}
+            futures = [writers.submit(_write, kind, out, arrays, normalize)
+                       for kind, out in files.items()]
+            pipe.writing.append((index, futures, need))
+            del arrays, image
+            finish_writes(len(pipe.writing))
+        finish_writes(0)
     return BatchResult(written=written, skipped=skipped, failed=tuple(failed))

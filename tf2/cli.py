@@ -6,9 +6,11 @@ One image (the packaged 750x500 `timg.jpg` by default): like
 `plt.imshow`, which clips it to [0, 1], as the original; `--normalize`
 rescales it so a person can read it).
 
-Several images or a folder (or any input with `--output-dir DIR`): one
-`DIR/<stem>.npz` per image with the dump arrays, a progress bar, bad files
-reported by name and skipped (exit status 1). Each image's memory is
+Several images or a folder (or any input with `--output-dir DIR`): per
+image, what `--outputs` asks for (by default the picture `DIR/<stem>.png`
+and the output array `DIR/<stem>.npy`; `stages` adds the full dump
+`DIR/<stem>.npz`), a progress bar, bad files reported by name and skipped
+(exit status 1). Each image's memory is
 planned as for a single image (`--max-memory`): a large one is tiled, one
 that cannot fit even tiled, or that runs out of memory, fails alone.
 
@@ -31,11 +33,12 @@ from pathlib import Path
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
-    check_run_paths, import_tensorflow, parse_and_run, quiet_tensorflow
+    check_run_paths, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
 from deconv_io.interrupts import run_interruptible
+from deconv_io.outputs import DEFAULT_OUTPUTS, parse_outputs
 from deconv_io.paths import check_input_file, check_output_dir, is_dir
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -56,6 +59,14 @@ def _even_tile(text):
     return value
 
 
+def _outputs(text):
+    """An `argparse` type: `--outputs`' comma-separated kinds."""
+    try:
+        return parse_outputs(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser():
     """Returns the command line's parser (DESIGN.md's contract plus batch flags)."""
     parser = ArgumentParser(
@@ -71,11 +82,27 @@ def build_parser():
                              "--output-dir")
     add_common_arguments(parser)
     parser.add_argument("--output-dir", metavar="DIR", type=Path, default=None,
-                        help="batch mode: write DIR/<stem>.npz (the --dump arrays) for "
-                             "each image; bad files are reported and skipped (exit 1)")
+                        help="batch mode: write each image's --outputs to DIR; bad files "
+                             "are reported and skipped (exit 1)")
+    parser.add_argument("--outputs", type=_outputs, default=DEFAULT_OUTPUTS,
+                        metavar="KIND[,KIND...]",
+                        help="with --output-dir, what each image produces (default: "
+                             "picture,output): picture = DIR/<stem>.png, the picture the "
+                             "demo shows (output[0] clipped to [0, 1] as plt.imshow shows "
+                             "it, or --normalize'd; 8-bit RGB at 1:1, no axes); output = "
+                             "DIR/<stem>.npy, the float32 output array (1, H', W', 3), "
+                             "plain .npy since it barely compresses and compressing costs "
+                             "far more than writing; stages = DIR/<stem>.npz, the full "
+                             "--dump of every stage (about 124 MB for a 750x500 image). "
+                             "Before this flag folder mode wrote only the dump: "
+                             "--outputs stages does that")
+    parser.add_argument("--io-threads", type=positive_int, default=None, metavar="N",
+                        help="with --output-dir: threads decoding images ahead of the "
+                             "computation, and as many writing files behind it (default: "
+                             "the CPU count, at most 4)")
     parser.add_argument("--skip-existing", action="store_true",
-                        help="with --output-dir: leave images whose DIR/<stem>.npz "
-                             "already exists and holds the expected arrays alone (a "
+                        help="with --output-dir: leave images all of whose --outputs "
+                             "already exist and are whole alone (an image with a missing, "
                              "truncated or damaged one is redone)")
     parser.add_argument("--tile", type=_even_tile, default=None, metavar="N",
                         help="single image: compute the output in NxN tiles (N even) with "
@@ -87,8 +114,8 @@ def build_parser():
                         help="memory budget per image, e.g. 4G, 512M or a byte count "
                              "(default: half of the memory available now, which an "
                              "address-space or cgroup limit lowers); a larger image is "
-                             "tiled automatically (in folder mode its DIR/<stem>.npz then "
-                             "holds image, kernels and output only); one that cannot fit "
+                             "tiled automatically (in folder mode its --outputs stages "
+                             "dump then holds image, kernels and output only); one that cannot fit "
                              "even tiled is refused before any work (in folder mode: that "
                              "file fails)")
     parser.add_argument("--fast-path", choices=("auto", "window", "xla"), default=None,
@@ -97,9 +124,9 @@ def build_parser():
                              "(default: $DECONV_FAST_PATH, else auto); --verbose prints "
                              "each choice")
     parser.add_argument("--normalize", action="store_true",
-                        help="rescale the picture to its own min..max before drawing "
-                             "(default: the original's raw floats, clipped to [0, 1] "
-                             "by imshow)")
+                        help="rescale the picture (--save, --show, or folder mode's "
+                             "picture) to its own min..max before drawing (default: the "
+                             "original's raw floats, clipped to [0, 1] by imshow)")
     add_version_argument(parser, PROG)
     return parser
 
@@ -121,8 +148,11 @@ def _make_demo(args, weights):
 
 
 def _run_single(args, image_path):
-    if args.skip_existing:
-        raise InputError("--skip-existing applies only with --output-dir")
+    batch_only = [flag for flag, given in (("--outputs", args.outputs != DEFAULT_OUTPUTS),
+                                            ("--skip-existing", args.skip_existing),
+                                            ("--io-threads", args.io_threads)) if given]
+    if batch_only:
+        raise InputError(f"{batch_only[0]} applies only with --output-dir")
     from tf2.tiling import parse_bytes, plan_memory
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
@@ -178,14 +208,15 @@ def _run_tiled(demo, images, plan, image_path, dump):
 def _run_batch(args, inputs):
     if args.output_dir is None:
         raise InputError("several images or a folder need --output-dir DIR "
-                         "(one DIR/<stem>.npz per image)")
+                         "(DIR/<stem>.png and DIR/<stem>.npy per image, see --outputs)")
     single_only = [flag for flag, given in (("--dump", args.dump), ("--save", args.save),
-                                             ("--show", args.show), ("--normalize", args.normalize),
-                                             ("--tile", args.tile))
+                                             ("--show", args.show), ("--tile", args.tile))
                    if given]
     if single_only:
         raise InputError(f"{', '.join(single_only)}: only for a single image; with several "
-                         "images or --output-dir each image's arrays go to DIR/<stem>.npz")
+                         "images or --output-dir each image's files go to DIR (see --outputs)")
+    if args.normalize and "picture" not in args.outputs:
+        raise InputError("--normalize changes only the picture; add picture to --outputs")
     from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
     from tf2.tiling import parse_bytes
 
@@ -195,7 +226,7 @@ def _run_batch(args, inputs):
     output_dir = check_output_dir(args.output_dir, "--output-dir", inputs=(args.weights,))
     paths = expand_inputs(inputs)
     check_unique_stems(paths)
-    check_batch_outputs(paths, output_dir, weights=args.weights)
+    check_batch_outputs(paths, output_dir, weights=args.weights, outputs=args.outputs)
     weights = load_weights(args.weights) if args.weights is not None else None
 
     demo = _make_demo(args, weights)
@@ -203,7 +234,8 @@ def _run_batch(args, inputs):
     # In a worker thread, so that a signal stops the batch mid-image.
     result = run_interruptible(run_batch, demo, paths, output_dir,
                                max_pixels=args.max_pixels, skip_existing=args.skip_existing,
-                               prog=PROG, budget=budget)
+                               prog=PROG, budget=budget, outputs=args.outputs,
+                               normalize=args.normalize, threads=args.io_threads)
     print(f"{PROG}: {result.written} written, {result.skipped} skipped (existing), "
           f"{len(result.failed)} failed, in {output_dir}")
     return result.exit_status
