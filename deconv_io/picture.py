@@ -1,4 +1,4 @@
-"""The demo's picture as an 8-bit PNG, written by Pillow (folder mode's `<stem>.png`).
+"""The demo's picture as an 8-bit PNG (folder mode's `<stem>.png`).
 
 The original showed `output[0]` with `plt.imshow`. For a float RGB array,
 matplotlib clips the values to [0, 1] (`AxesImage.set_data`) and turns them
@@ -10,21 +10,29 @@ tests compare it with matplotlib's own rendering. Multiplying in float32 or
 in float64 truncates to the same byte for every float32 in [0, 1] (checked
 over all of them), so the float32 output is converted as it is.
 
-Drawing through matplotlib would cost a figure per image; this writes the
-pixels directly (Pillow, zlib level 1: measured about half the time of
-level 6 for files a few per cent larger; figures in README).
+Drawing through matplotlib would cost a figure per image, and Pillow's
+encoder tries PNG's row filters on every row; `png_bytes` writes the pixels
+directly instead: every row unfiltered (filter type 0), one zlib stream at
+`PNG_COMPRESS_LEVEL`. zlib runs without the GIL, so a writer thread
+encodes while the next image is computed. What each level costs against
+what it saves is measured by `python -m benchmarks.folder` (README).
 """
+
+import struct
+import zlib
 
 import numpy as np
 
-from deconv_io.atomic import atomic_path
+from deconv_io.atomic import write_bytes_atomic
 from deconv_io.display import normalize_for_display
 
 __all__ = ["PNG_COMPRESS_LEVEL", "picture_bytes", "picture_is_complete", "picture_pixels",
-           "save_picture_atomic"]
+           "png_bytes", "save_picture_atomic"]
 
-#: zlib level of the PNG: 1 trades a few per cent of size for about twice the speed of 6.
+#: zlib level of the PNG's pixel data (0 stores them uncompressed, 9 packs hardest).
 PNG_COMPRESS_LEVEL = 1
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def picture_pixels(hwc, normalize=False):
@@ -69,14 +77,42 @@ def picture_bytes(height, width):
     return raw + 5 * (raw // 16_000 + 1) + 1024
 
 
+def _chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
+
+
+def png_bytes(pixels, level=PNG_COMPRESS_LEVEL):
+    """An 8-bit RGB PNG file of `pixels`, every row unfiltered, as bytes.
+
+    Args:
+        pixels: uint8 `(H, W, 3)`, H and W >= 1.
+        level: zlib compression level, 0 to 9.
+
+    Returns:
+        The PNG file's bytes (signature, IHDR, one IDAT, IEND).
+
+    Example:
+    >>> import io; from PIL import Image
+    >>> np.asarray(Image.open(io.BytesIO(png_bytes(np.full((2, 3, 3), 7, np.uint8))))).shape
+    (2, 3, 3)
+    """
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3 or 0 in pixels.shape:
+        raise ValueError("Invalid value for argument `pixels`. Expected a non-empty uint8 "
+                         f"(H, W, 3) array. Received: dtype={pixels.dtype}, "
+                         f"shape={pixels.shape}")
+    height, width, _ = pixels.shape
+    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # column 0: filter type 0, none
+    rows[:, 1:] = pixels.reshape(height, 3 * width)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (_PNG_SIGNATURE + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b""))
+
+
 def save_picture_atomic(path, hwc, normalize=False):
     """Writes the picture of `hwc` (see `picture_pixels`) to the PNG `path`, atomically."""
-    from PIL import Image
-
-    pixels = picture_pixels(hwc, normalize=normalize)
-    with atomic_path(path) as tmp:
-        Image.fromarray(pixels, "RGB").save(tmp, format="PNG",
-                                            compress_level=PNG_COMPRESS_LEVEL)
+    write_bytes_atomic(path, png_bytes(picture_pixels(hwc, normalize=normalize)))
 
 
 def picture_is_complete(path, height=None, width=None):

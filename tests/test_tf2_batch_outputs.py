@@ -7,6 +7,7 @@ its sums differently from `stages`), and against the dump's `output`
 bit for bit where both come from one `stages` run.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -106,6 +107,27 @@ def test_picture_pixels_hand_worked():
     # imshow truncates: 0.999 * 255 = 254.7 shows as 254; only 1.0 gives 255.
     hwc = np.float32([[[0.0, 0.999, 1.0], [-2.0, 3.0, 128 / 255]]])
     assert picture_pixels(hwc).tolist() == [[[0, 254, 255], [0, 255, 128]]]
+
+
+@pytest.mark.parametrize("level", range(10))
+def test_png_bytes_decode_to_the_pixels_at_every_level(level):
+    pixels = np.random.default_rng(level).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    pixels[2:5] = 255  # runs that deflate shortens
+    data = picture_module.png_bytes(pixels, level)
+    assert len(data) <= picture_module.picture_bytes(7, 5)
+    with Image.open(io.BytesIO(data)) as im:
+        assert (im.format, im.mode, im.size) == ("PNG", "RGB", (5, 7))
+        im.verify()  # every chunk's CRC
+    with Image.open(io.BytesIO(data)) as im:
+        np.testing.assert_array_equal(np.asarray(im), pixels)
+
+
+@pytest.mark.parametrize("pixels", [np.zeros((2, 2, 3), np.float32), np.zeros((2, 2), np.uint8),
+                                    np.zeros((0, 2, 3), np.uint8), np.zeros((2, 2, 4), np.uint8)])
+def test_png_bytes_refuses_what_is_not_8_bit_rgb(pixels):
+    with pytest.raises(ValueError, match=r"Invalid value for argument `pixels`\. Expected a "
+                                         r"non-empty uint8 \(H, W, 3\) array\. Received: "):
+        picture_module.png_bytes(pixels)
 
 
 def test_picture_file_round_trips_and_is_checked(tmp_path):
