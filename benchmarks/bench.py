@@ -23,14 +23,14 @@ given as a NumPy array, until the NumPy `output` (N, 2*ceil(H/2),
   output, not of TF2.)
 - `tf2_xla`: that `tf.function` with `jit_compile=True` (compiled in the
   warm-up, one compile per shape).
-- `tf2_fast`: `DeconvDemo.fast_path(batch)`, what `demo(x, stages="output")`
+- `tf2_fast`: `DeconvDemo.fast_path(batch)`, what `demo.output(x)`
   runs: the output-only implementation measured fastest for this shape here
   (`tf2.fast_path`: the choice is made in the warm-up and reported).
-- `tf2_fast_window`: `DeconvDemo.output(batch)`: only the conv channels the
+- `tf2_fast_window`: `DeconvDemo.output_window(batch)`: only the conv channels the
   deconv kernel reads (3 of 64), the conv and pool as one stride-2 3 -> 12
   channel conv over each pool window and an XLA max, then a depthwise
   transposed conv; traced once for all sizes.
-- `tf2_fast_xla`: `DeconvDemo.output_xla(batch)`: the same channels by three
+- `tf2_fast_xla`: `DeconvDemo.output_parity(batch)`: the same channels by three
   fused XLA kernels on parity-split, planar copies of the image (compiled in
   the warm-up, once per shape).
 
@@ -357,9 +357,9 @@ class _Tf2:
         elif variant == "tf2_fast":
             self.call = demo.fast_path
         elif variant == "tf2_fast_window":
-            self.call = demo.output
+            self.call = demo.output_window
         else:
-            self.call = demo.output_xla
+            self.call = demo.output_parity
 
     def __call__(self, images):
         # In and out without copies (DLPack in, a memoryview out), as the
@@ -656,13 +656,13 @@ _WHAT_IS_TIMED = {
     "tf2_function": "tf.function(demo_stages(...)['output']).numpy(), traced once (all 64 "
                     "channels, output only, like sess.run(output))",
     "tf2_xla": "the same tf.function with jit_compile=True (compiled in the warm-up)",
-    "tf2_fast": "DeconvDemo.fast_path(batch), what demo(x, stages='output') runs: "
+    "tf2_fast": "DeconvDemo.fast_path(batch), what demo.output(x) runs: "
                 "tf2_fast_window or tf2_fast_xla, whichever was measured faster for this "
                 "shape in the warm-up (fast_path_choice)",
-    "tf2_fast_window": "DeconvDemo.output(batch): only the conv channels the deconv kernel "
+    "tf2_fast_window": "DeconvDemo.output_window(batch): only the conv channels the deconv kernel "
                        "reads (3 of 64); conv + pool as one stride-2 conv over each pool "
                        "window and an XLA max, depthwise transposed conv; traced once",
-    "tf2_fast_xla": "DeconvDemo.output_xla(batch): the same channels by three fused XLA "
+    "tf2_fast_xla": "DeconvDemo.output_parity(batch): the same channels by three fused XLA "
                     "kernels on parity-split planar data (compiled in the warm-up)",
     "memory_floor": "np.copyto of the input into an output-sized float32 buffer "
                     "(read the input, write the output, once; one thread)",

@@ -169,22 +169,23 @@ TILED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["fast", "full"])
+@pytest.mark.parametrize("compute", ["output", "stages"])
 @pytest.mark.parametrize("shape, tile", TILED_CASES)
-def test_tiled_equals_untiled_bit_for_bit_in_exact_arithmetic(integer_demo, shape, tile, path):
+def test_tiled_equals_untiled_bit_for_bit_in_exact_arithmetic(integer_demo, shape, tile, compute):
     image = _integer_images(shape)
     untiled = integer_demo.stages(image)["output"].numpy()
-    np.testing.assert_array_equal(untiled, run_tiled(integer_demo, image, tile, path=path))
+    np.testing.assert_array_equal(untiled, run_tiled(integer_demo, image, tile, compute=compute))
 
 
-@pytest.mark.parametrize("path", ["fast", "full"])
+@pytest.mark.parametrize("compute", ["output", "stages"])
 @pytest.mark.parametrize("shape, tile", TILED_CASES)
-def test_tiled_equals_untiled_real_data(demo, shape, tile, path):
+def test_tiled_equals_untiled_real_data(demo, shape, tile, compute):
     image = _real_images(shape)
-    untiled = (demo.output(image) if path == "fast" else demo.stages(image)["output"]).numpy()
-    tiled = run_tiled(demo, image, tile, path=path)
+    untiled = (demo.output_window(image) if compute == "output"
+               else demo.stages(image)["output"]).numpy()
+    tiled = run_tiled(demo, image, tile, compute=compute)
     bound = 2 * float32_bounds(image, demo.conv_kernel, demo.deconv_kernel)["output"]
-    assert_within(tiled, untiled, bound, f"{path} tiled vs untiled")
+    assert_within(tiled, untiled, bound, f"{compute} tiled vs untiled")
 
 
 def test_tiled_matches_float64_reference_on_the_packaged_image_size(demo):
@@ -202,7 +203,7 @@ def test_run_tiled_fills_a_given_array(demo):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"path": "slow"}, r"Expected 'fast' or 'full'. Received: path='slow'"),
+    ({"compute": "fast"}, r"Expected 'output' or 'stages'. Received: compute='fast'"),
     ({"out": np.zeros((1, 9, 7, 3), np.float32)},
      r"Expected a float32 array of shape \(1, 10, 8, 3\). Received: shape=\(1, 9, 7, 3\)"),
     ({"tile": 3}, r"Expected an even int >= 2"),

@@ -25,8 +25,11 @@ from deconv_io.lazy import lazy_exports, when_imported
 #: Public name -> the module that defines it.
 _WHERE = {
     "DeconvDemo": "tf2.demo",
-    "demo_stages": "tf2.demo",
-    "demo_output": "tf2.demo",
+    "demo_stages": "tf2._full",
+    "demo_output": "tf2._window",
+    "demo_output_xla": "tf2._parity",
+    "as_tensor": "tf2._convert",
+    "as_numpy": "tf2._convert",
     "export_saved_model": "tf2.export",
     "load_saved_model": "tf2.export",
     "bilinear_kernel": "tf2.kernels",

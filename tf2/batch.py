@@ -214,7 +214,7 @@ def _compute(demo, images, plan):
     from tf2.tiling import run_tiled
 
     if plan is not None and plan.tiled:
-        return {"output": run_tiled(demo, images.numpy(), plan.tile, path="fast")}
+        return {"output": run_tiled(demo, images.numpy(), plan.tile, compute="output")}
     return {k: v.numpy() for k, v in demo.stages(images).items()}
 
 

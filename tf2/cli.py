@@ -91,9 +91,12 @@ def build_parser():
                              "holds image, kernels and output only); one that cannot fit "
                              "even tiled is refused before any work (in folder mode: that "
                              "file fails)")
-    parser.add_argument("--fast-path", choices=("auto", "window", "xla"), default=None,
+    parser.add_argument("--fast-path", choices=("auto", "window", "parity", "xla"),
+                        default=None,
                         help="the implementation of the output-only path (tiles): measured "
                              "per input shape where a shape repeats (auto), or forced "
+                             "(window: TensorFlow's conv ops; parity: XLA kernels on "
+                             "parity-split planes; xla: the former name of parity) "
                              "(default: $DECONV_FAST_PATH, else auto); --verbose prints "
                              "each choice")
     parser.add_argument("--normalize", action="store_true",
@@ -165,7 +168,7 @@ def _run_tiled(demo, images, plan, image_path, dump):
 
     rows, cols = plan.tile
     count = tile_count(*images.shape[1:3], plan.tile)
-    output = run_interruptible(run_tiled, demo, images, plan.tile, path="fast")
+    output = run_interruptible(run_tiled, demo, images, plan.tile, compute="output")
     print(f"{image_path}: image {tuple(images.shape)} -> output {output.shape} in {count} "
           f"tiles of {rows}x{cols} (untiled would need about {format_bytes(plan.untiled)}; "
           f"budget {format_bytes(plan.budget)})")

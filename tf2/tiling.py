@@ -358,13 +358,13 @@ def plan_tiles(height, width, tile):
     return tiles
 
 
-def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
+def run_tiled(demo, images, tile, compute="output", out=None, progress=None):
     """Computes the demo's `output` tile by tile, into one preallocated array.
 
-    Each tile's crop (see `halo_window`) runs through `demo.fast_path` (the
+    Each tile's crop (see `halo_window`) runs through `demo.output` (the
     output-only path: only the conv channels the deconv kernel reads, by the
     implementation measured fastest for the tile's shape) or `demo.stages`
-    (`path="full"`: every conv channel, as the untiled run); the crop's
+    (`compute="stages"`: every conv channel, as the untiled run); the crop's
     output, less its halo, is copied into `out`. The whole `conv1` and
     `pool` never exist.
 
@@ -378,7 +378,7 @@ def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
         demo: a `tf2.DeconvDemo`.
         images: `(N, H, W, 3)` array-like (cast to float32).
         tile: an even int >= 2, or `(rows, cols)` of them.
-        path: `"fast"` or `"full"`.
+        compute: `"output"` or `"stages"`: the `DeconvDemo` method run.
         out: optional preallocated float32 `(N, 2*ceil(H/2), 2*ceil(W/2), 3)`
             array (e.g. a `np.memmap`); else one is allocated.
         progress: show a tqdm bar on stderr: True, False, or None (only when
@@ -388,16 +388,17 @@ def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
         `out`, the float32 output `(N, 2*ceil(H/2), 2*ceil(W/2), 3)`.
 
     Raises:
-        ValueError: a bad `tile`, `path`, `images` or `out`.
+        ValueError: a bad `tile`, `compute`, `images` or `out`.
 
     Example:
     >>> from tf2.demo import DeconvDemo
     >>> run_tiled(DeconvDemo(seed=1), np.ones((1, 37, 53, 3), np.float32), 8).shape
     (1, 38, 54, 3)
     """
-    if path not in ("fast", "full"):
+    if compute not in ("output", "stages"):
         raise ValueError(
-            f"Invalid value for argument `path`. Expected 'fast' or 'full'. Received: path={path!r}"
+            "Invalid value for argument `compute`. Expected 'output' or 'stages'. "
+            f"Received: compute={compute!r}"
         )
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[3] != 3 or 0 in images.shape:
@@ -429,7 +430,8 @@ def run_tiled(demo, images, tile, path="fast", out=None, progress=None):
         crop = aligned_empty((n, r1 - r0, c1 - c0, 3), np.float32)
         crop[...] = images[:, r0:r1, c0:c1]
         tensor = as_tensor(crop)
-        result = demo.fast_path(tensor) if path == "fast" else demo.stages(tensor)["output"]
+        result = (demo.output(tensor) if compute == "output"
+                  else demo.stages(tensor)["output"])
         (y0, y1), (x0, x1) = t.out_rows, t.out_cols
         out[:, y0:y1, x0:x1] = as_numpy(result)[:, y0 - r0:y1 - r0, x0 - c0:x1 - c0]
         del result, tensor, crop
