@@ -362,3 +362,13 @@ def test_call_casts_integer_images_like_the_original(demo):
     pixels = np.random.default_rng(0).integers(0, 256, (1, 7, 5, 3), dtype=np.uint8)
     np.testing.assert_array_equal(demo.stages(pixels.astype(np.float32))["output"],
                                   demo(pixels)["output"])
+
+
+@pytest.mark.parametrize("name", ["tf2._full", "tf2._window", "tf2._parity", "tf2._convert",
+                                  "tf2.fast_path"])
+def test_implementation_modules_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, name

@@ -27,8 +27,10 @@ from deconv_io import InputError
 from migration_audit import reference
 from tests.conftest import assert_matches_reference, assert_within, float32_bounds
 from tf2.demo import DeconvDemo
-from tf2.tiling import (MAX_AUTO_TILE, halo_window, parse_bytes, plan_memory, plan_tiles,
-                        run_tiled, stage_bytes, tile_count)
+from deconv_io.memory_model import parse_bytes, stage_bytes
+from tf2.halo import HALO_AFTER, HALO_BEFORE, halo_window, plan_tiles, tile_count
+from tf2.memory_plan import MAX_AUTO_TILE, plan_memory
+from tf2.tiling import run_tiled
 
 
 
@@ -96,6 +98,7 @@ def test_halo_window_covers_exactly_what_is_needed_plus_the_alignment_row(size):
 
 
 def test_halo_window_worked_examples():
+    assert (HALO_BEFORE, HALO_AFTER) == (4, 1)  # the derivation in tf2/halo.py
     assert halo_window(8, 16, 37) == (4, 17)  # [2a-4, 2b+1) for a=4, b=8
     assert halo_window(0, 38, 37) == (0, 37)  # clipped to the image
     assert halo_window(2, 4, 37) == (0, 5)  # 2a-4 = -2 clipped to 0
@@ -333,10 +336,10 @@ def test_cli_tiling_flags_are_for_one_image(odd_png, tmp_path, capsys):
     assert "--tile: only for a single image" in capsys.readouterr().err
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("name", ["tf2.tiling", "tf2.halo", "tf2.memory_plan"])
+def test_docstring_examples(name):
     import doctest
+    import importlib
 
-    import tf2.tiling
-
-    result = doctest.testmod(tf2.tiling)
+    result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

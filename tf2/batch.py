@@ -195,7 +195,7 @@ def _plans(paths, budget):
         `(plans, refused)`: index -> `MemoryPlan` for the images whose
         header gives a size, and index -> message for those refused.
     """
-    from tf2.tiling import plan_memory
+    from tf2.memory_plan import plan_memory
 
     plans, refused = {}, {}
     for index, path in enumerate(paths):

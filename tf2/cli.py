@@ -126,7 +126,8 @@ def _make_demo(args, weights):
 def _run_single(args, image_path):
     if args.skip_existing:
         raise InputError("--skip-existing applies only with --output-dir")
-    from tf2.tiling import parse_bytes, plan_memory
+    from deconv_io.memory_model import parse_bytes
+    from tf2.memory_plan import plan_memory
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
     size = peek_image_size(image_path)  # from the header: refuse before decoding
@@ -164,7 +165,9 @@ def _run_single(args, image_path):
 
 def _run_tiled(demo, images, plan, image_path, dump):
     """The output of one image, tile by tile (the fast path in each tile)."""
-    from tf2.tiling import format_bytes, run_tiled, tile_count
+    from deconv_io.memory_model import format_bytes
+    from tf2.halo import tile_count
+    from tf2.tiling import run_tiled
 
     rows, cols = plan.tile
     count = tile_count(*images.shape[1:3], plan.tile)
@@ -190,7 +193,7 @@ def _run_batch(args, inputs):
         raise InputError(f"{', '.join(single_only)}: only for a single image; with several "
                          "images or --output-dir each image's arrays go to DIR/<stem>.npz")
     from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
-    from tf2.tiling import parse_bytes
+    from deconv_io.memory_model import parse_bytes
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
     if args.weights is not None:

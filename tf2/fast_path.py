@@ -91,11 +91,13 @@ class FastPath:
         choices: `{input shape: name}` of the choices made so far.
 
     Example:
+    >>> import numpy as np
     >>> calls = []
     >>> path = FastPath({"window": lambda x: calls.append("w") or x,
     ...                  "parity": lambda x: calls.append("p") or x}, forced="parity")
-    >>> path(1), calls, path.choice_for((1,))
-    (1, ['p'], 'parity')
+    >>> x = np.ones((1, 2, 2, 3))
+    >>> path(x) is x, calls, path.choice_for(x.shape)
+    (True, ['p'], 'parity')
     """
 
     def __init__(self, implementations, forced=None, log=None, clock=time.perf_counter):
