@@ -6,14 +6,26 @@ all validate integers and image batches with these.
 
 import numbers
 
-__all__ = ["check_images_shape", "check_int"]
+__all__ = ["check_images_shape", "check_int", "is_int"]
+
+
+def is_int(value):
+    """Whether `value` is an integral number (a Python or NumPy int), not a bool.
+
+    `bool` is an `int` subclass, but `True` as a size or a seed is always a
+    mistake.
+
+    Example:
+    >>> is_int(3), is_int(True), is_int(3.0)
+    (True, False, False)
+    """
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_int(name, value, minimum):
     """Returns `value` as an int after checking it is an int >= `minimum`.
 
-    `bool` is refused although it is an `int` subclass: `True` as a size is
-    always a mistake.
+    `bool` is refused (`is_int`).
 
     Args:
         name: the argument's name, for the message.
@@ -30,7 +42,7 @@ def check_int(name, value, minimum):
     >>> check_int("factor", 2, 1)
     2
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected an int >= {minimum}. "
             f"Received: {name}={value!r}"

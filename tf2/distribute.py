@@ -28,6 +28,8 @@ Example:
 
 import numpy as np
 
+from deconv_io.checks import check_images_shape, check_int
+
 __all__ = ["configure_logical_cpus", "make_distributed_demo", "make_strategy", "run_distributed"]
 
 
@@ -49,10 +51,7 @@ def configure_logical_cpus(count=2):
     """
     import tensorflow as tf
 
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(
-            f"Invalid value for argument `count`. Expected an int >= 1. Received: count={count!r}"
-        )
+    count = check_int("count", count, 1)
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
@@ -127,18 +126,10 @@ def run_distributed(strategy, demo, images, batch_size=None, compute="stages"):
             f"Received: compute={compute!r}"
         )
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[3] != 3 or 0 in images.shape:
-        raise ValueError(
-            "Invalid value for argument `images`. Expected a non-empty (N, H, W, 3) "
-            f"array. Received: images.shape={images.shape}"
-        )
+    check_images_shape(images.shape)
     if batch_size is None:
         batch_size = strategy.num_replicas_in_sync
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            "Invalid value for argument `batch_size`. Expected an int >= 1. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
 
     def replica_fn(batch):
         if compute == "output":

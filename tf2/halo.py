@@ -42,6 +42,8 @@ import math
 
 import numpy as np
 
+from deconv_io.checks import is_int
+
 __all__ = ["HALO", "HALO_AFTER", "HALO_BEFORE", "MIN_TILE", "Tile", "check_tile",
            "halo_window", "plan_tiles", "tile_count"]
 
@@ -71,8 +73,7 @@ def check_tile(tile):
     """
     rows, cols = (tile, tile) if np.isscalar(tile) else tuple(tile)
     for side in (rows, cols):
-        if (isinstance(side, bool) or not isinstance(side, (int, np.integer))
-                or side < MIN_TILE or side % 2):
+        if not is_int(side) or side < MIN_TILE or side % 2:
             raise ValueError(
                 "Invalid value for argument `tile`. Expected an even int >= 2 (or a pair "
                 "of them): tiles must start on even rows and columns so that the 2x2 "
