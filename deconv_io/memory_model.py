@@ -23,16 +23,8 @@ import re
 from deconv_io.errors import InputError
 from deconv_io.memory import available_memory
 
-__all__ = [
-    "RUNTIME_BYTES",
-    "TF1_SESSION_BYTES_PER_PIXEL",
-    "TF2_STAGES_BYTES_PER_PIXEL",
-    "default_budget",
-    "format_bytes",
-    "parse_bytes",
-    "peak_bytes",
-    "stage_bytes",
-]
+__all__ = ["RUNTIME_BYTES", "TF1_SESSION_BYTES_PER_PIXEL", "TF2_STAGES_BYTES_PER_PIXEL",
+           "default_budget", "format_bytes", "parse_bytes", "peak_bytes", "stage_bytes"]
 
 #: Memory a process holds besides the arrays: the Python interpreter,
 #: TensorFlow's runtime, the graph or module.

@@ -193,16 +193,14 @@ class DeconvDemo(tf.Module):
             A dict `{"conv1", "pool", "output"}` of float32 tensors.
 
         Raises:
-            ValueError: a bad `execution`, or images not a non-empty
-                `(N, H, W, 3)` array.
+            ValueError: a bad `execution`, or images not `(N, H, W, 3)`
+                with H, W >= 1.
         """
-        _check_execution(execution)
-        images = _as_images(images)
-        if execution == "eager":
-            return demo_stages(images, self.conv_kernel, self.deconv_kernel)
-        if execution == "xla":
-            return self._stages_xla(images)
-        return self.traced_stages(images)
+        return self._run(images, execution, {
+            "eager": lambda x: demo_stages(x, self.conv_kernel, self.deconv_kernel),
+            "function": self.traced_stages,
+            "xla": self._stages_xla,
+        })
 
     def output(self, images, execution="function"):
         """Runs the demo and returns the `output` stage alone.
@@ -222,20 +220,23 @@ class DeconvDemo(tf.Module):
             The float32 `output`, `(N, 2*ceil(H/2), 2*ceil(W/2), 3)`.
 
         Raises:
-            ValueError: a bad `execution`, or images not a non-empty
-                `(N, H, W, 3)` array.
+            ValueError: as `stages`.
         """
-        _check_execution(execution)
-        images = _as_images(images)
-        if execution == "eager":
-            return demo_output(images, self.conv_kernel, self.deconv_kernel)
-        if execution == "xla":
-            return self.output_parity(images)
-        return self.fast_path(images)
+        return self._run(images, execution, {
+            "eager": lambda x: demo_output(x, self.conv_kernel, self.deconv_kernel),
+            "function": self.fast_path,
+            "xla": self.output_parity,
+        })
 
     def __call__(self, images, execution="function"):
         """`stages(images, execution)`: every stage, as a dict."""
         return self.stages(images, execution=execution)
+
+    @staticmethod
+    def _run(images, execution, runners):
+        """Checks `execution` and `images`, then runs `runners[execution]` on them."""
+        _check_execution(execution)
+        return runners[execution](_as_images(images))
 
     @tf.function(input_signature=[IMAGES_SPEC])
     def traced_stages(self, images):
