@@ -127,3 +127,11 @@ def test_cli_verbose_prints_the_choice_and_a_bad_variable_is_one_line(tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "DECONV_FAST_PATH" in bad.stderr
+
+
+@pytest.mark.parametrize("value", ["parity", "xla"])  # "xla": the former name, still accepted
+def test_fast_path_flag_forces_the_parity_implementation(value):
+    from tf2.cli import build_parser
+
+    args = build_parser().parse_args(["--fast-path", value])
+    assert DeconvDemo(seed=0, fast_path=args.fast_path).fast_path.forced == "parity"
