@@ -1,7 +1,7 @@
 """Every call the benchmarks make into `tf2`, in one place.
 
-`tf2` is being refactored; keeping its names here (the module, the methods
-of `DeconvDemo`, the zero-copy helpers) means a rename is one edit.
+Keeping the names the benchmarks use (the module, the methods of
+`DeconvDemo`, the zero-copy helpers) in one place means a rename is one edit.
 """
 
 
@@ -36,8 +36,8 @@ def images_spec():
 
 def fast_call(demo, variant):
     """The demo's output-only method a `tf2_fast*` variant times."""
-    return {"tf2_fast": demo.fast_path, "tf2_fast_window": demo.output,
-            "tf2_fast_xla": demo.output_xla}[variant]
+    return {"tf2_fast": demo.fast_path, "tf2_fast_window": demo.output_window,
+            "tf2_fast_parity": demo.output_parity}[variant]
 
 
 def fast_path_pending(demo, shape):
@@ -47,7 +47,7 @@ def fast_path_pending(demo, shape):
 
 
 def fast_path_choice(demo, shape):
-    """The implementation the fast path runs for `shape` (`"window"` or `"xla"`)."""
+    """The implementation the fast path runs for `shape` (`"window"` or `"parity"`)."""
     return demo.fast_path.choice_for(shape)
 
 

@@ -51,7 +51,7 @@ def main():
             double = demo_bounds(*kernels, FLOAT64_UNIT_ROUNDOFF, exact_conv1=expected["conv1"])
             demo.set_kernels(tf1["conv_kernel"], tf1["deconv_kernel"])
             tf2 = {s: t.numpy() for s, t in demo(tf1["image"]).items()}
-            tf2["fast output"] = demo(tf1["image"], stages="output").numpy()
+            tf2["fast output"] = demo.output_window(tf1["image"]).numpy()
             for stage in STAGES:
                 pairs = [(f"tf1 {stage}", tf1[stage]), (f"tf2 {stage}", tf2[stage])]
                 if stage == "output":

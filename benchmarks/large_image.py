@@ -45,7 +45,7 @@ def _check_window(demo, image, output, y0, x0, side=64):
     from migration_audit import reference
     from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds, error_over_bound
     from migration_audit.compare import relative_error
-    from tf2.tiling import halo_window
+    from tf2.halo import halo_window
 
     h, w = image.shape[1:3]
     r0, r1 = halo_window(y0, y0 + side, h)
@@ -78,7 +78,10 @@ def main(argv=None):
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from deconv_io import load_image
-    from tf2.tiling import format_bytes, parse_bytes, plan_memory, run_tiled, tile_count
+    from deconv_io.memory_model import format_bytes, parse_bytes
+    from tf2.halo import tile_count
+    from tf2.memory_plan import plan_memory
+    from tf2.tiling import run_tiled
 
     start = time.perf_counter()
     if args.image is not None:
@@ -113,7 +116,8 @@ def main(argv=None):
     demo = new_demo(seed=0)
     rss_before = _rss_mb()
     start = time.perf_counter()
-    output = run_tiled(demo, image, plan.tile, path=args.path, progress=True)
+    output = run_tiled(demo, image, plan.tile, compute={"fast": "output", "full": "stages"}[args.path],
+                       progress=True)
     run_s = time.perf_counter() - start
     peak = _rss_mb()
     count = tile_count(h, w, plan.tile)

@@ -14,8 +14,8 @@ RATIOS = {
     "tf2_fast_over_compute_floor": ("tf2_fast", "compute_floor", None, None),
     "tf1_session_over_tf2_fast_window": ("tf1_session", "tf2_fast_window", (">=", 10), None),
     "tf2_fast_window_over_memory_floor": ("tf2_fast_window", "memory_floor", ("<=", 5), None),
-    "tf1_session_over_tf2_fast_xla": ("tf1_session", "tf2_fast_xla", (">=", 10), None),
-    "tf2_fast_xla_over_memory_floor": ("tf2_fast_xla", "memory_floor", ("<=", 5), None),
+    "tf1_session_over_tf2_fast_parity": ("tf1_session", "tf2_fast_parity", (">=", 10), None),
+    "tf2_fast_parity_over_memory_floor": ("tf2_fast_parity", "memory_floor", ("<=", 5), None),
 }
 
 

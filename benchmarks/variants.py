@@ -17,7 +17,7 @@ __all__ = ["PIPELINES", "VARIANTS", "WHAT_IS_TIMED", "make_images", "make_kernel
 
 #: Variants, in table order. `tf1_session` is the reference of every check.
 VARIANTS = ("tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast", "tf2_fast_window",
-            "tf2_fast_xla", "memory_floor")
+            "tf2_fast_parity", "memory_floor")
 
 #: The variants that run the pipeline (all but the memory floor).
 PIPELINES = VARIANTS[:-1]
@@ -29,13 +29,13 @@ WHAT_IS_TIMED = {
     "tf2_function": "tf.function(demo_stages(...)['output']), traced once (all 64 "
                     "channels, output only, like sess.run(output))",
     "tf2_xla": "the same tf.function with jit_compile=True (compiled in the warm-up)",
-    "tf2_fast": "DeconvDemo.fast_path(batch), what demo(x, stages='output') runs: "
-                "tf2_fast_window or tf2_fast_xla, whichever was measured faster for this "
+    "tf2_fast": "DeconvDemo.fast_path(batch), what demo.output(x) runs: "
+                "tf2_fast_window or tf2_fast_parity, whichever was measured faster for this "
                 "shape in the warm-up (fast_path_choice)",
-    "tf2_fast_window": "DeconvDemo.output(batch): only the conv channels the deconv kernel "
+    "tf2_fast_window": "DeconvDemo.output_window(batch): only the conv channels the deconv kernel "
                        "reads (3 of 64); conv + pool as one stride-2 conv over each pool "
                        "window and an XLA max, depthwise transposed conv; traced once",
-    "tf2_fast_xla": "DeconvDemo.output_xla(batch): the same channels by three fused XLA "
+    "tf2_fast_parity": "DeconvDemo.output_parity(batch): the same channels by three fused XLA "
                     "kernels on parity-split planar data (compiled in the warm-up)",
     "memory_floor": "np.copyto of the input into an output-sized float32 buffer "
                     "(read the input, write the output, once; one thread)",

@@ -11,7 +11,6 @@ data) comes out of `load_image` as one `InputError` with a one-line reason.
 """
 
 import contextlib
-import numbers
 import re
 import stat
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from deconv_io.checks import is_int
 from deconv_io.errors import InputError
 
 #: Largest image accepted by default, in pixels (height * width). 10000x10000
@@ -89,8 +89,7 @@ def check_image_path(path):
 def _check_max_pixels(max_pixels):
     if max_pixels is None:
         return
-    if (isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral)
-            or max_pixels < 1):
+    if not is_int(max_pixels) or max_pixels < 1:
         raise InputError(
             "Invalid value for argument `max_pixels` (--max-pixels). Expected None or "
             f"an int >= 1. Received: max_pixels={max_pixels!r}"

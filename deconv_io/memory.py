@@ -3,7 +3,7 @@
 Both ports refuse, before any work, a run that would not fit (the TF1 port
 does not tile; the TF2 port tiles), and the benchmark records the machine's
 memory; all read it here. `aligned_empty` makes arrays that TensorFlow can
-use without a copy (`tf2.demo.as_tensor`). No TensorFlow here.
+use without a copy (`tf2._convert.as_tensor`). No TensorFlow here.
 """
 
 import os

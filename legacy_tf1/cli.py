@@ -22,19 +22,11 @@ from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
 from deconv_io.interrupts import run_interruptible
 from deconv_io.memory import available_memory
+from deconv_io.memory_model import TF1_SESSION_BYTES_PER_PIXEL, peak_bytes
 
-__all__ = ["PROG", "SESSION_BYTES_PER_PIXEL", "build_parser", "check_session_memory", "main"]
+__all__ = ["PROG", "build_parser", "check_session_memory", "main"]
 
 PROG = "legacy_tf1"
-
-#: Peak bytes per image pixel of one `run_session`: the image (in the
-#: GraphDef, its variable and its fetched copy), conv1 (256 B/px), pool,
-#: output, and the fetched NumPy copies of them; measured 450-500 B/px
-#: (2000x2000: 2.40 GB peak RSS, 0.67 GB of it before the run).
-SESSION_BYTES_PER_PIXEL = 600
-
-#: Python, TensorFlow's runtime and the graph, besides the arrays.
-_RUNTIME_BYTES = 2**30
 
 
 def _available_memory():
@@ -60,7 +52,7 @@ def check_session_memory(height, width, batch=1, available=None):
     >>> check_session_memory(750, 500, available=24 * 10**9) < 2 * 10**9
     True
     """
-    need = _RUNTIME_BYTES + SESSION_BYTES_PER_PIXEL * batch * height * width
+    need = peak_bytes(batch, height, width, TF1_SESSION_BYTES_PER_PIXEL)
     available = _available_memory() if available is None else available
     if available is not None and need > available:
         raise InputError(

@@ -17,6 +17,7 @@ from math import ceil
 
 import numpy as np
 
+from deconv_io.checks import check_int
 from legacy_tf1._graph_mode import require_graph_mode
 
 __all__ = [
@@ -30,13 +31,7 @@ __all__ = [
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an int >= 1. "
-            f"Received: {name}={value!r}."
-        )
-    return int(value)
+    return check_int(name, value, 1)
 
 
 def _check_filter_shape(f_shape):

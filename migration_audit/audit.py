@@ -8,7 +8,7 @@ Witnesses (each gives `conv1`, `pool` and `output`, 4-D, batch first):
   are the ones every other witness uses.
 - `tf2_eager`, `tf2_function`, `tf2_xla`: `tf2.DeconvDemo` op by op, as a
   traced `tf.function`, and compiled with XLA.
-- `tf2_fast`: `DeconvDemo(images, stages="output")`, the output-only path
+- `tf2_fast`: `DeconvDemo.output(images)`, the output-only path
   (only the conv channels the deconv kernel reads); `output` alone.
 - `original_script`: the published script file itself, run unchanged by
   `legacy_tf1.original` with the same kernels (`display` only; it
@@ -55,7 +55,7 @@ __all__ = [
     "REFERENCE",
     "STAGES",
     "TF1",
-    "TF2_MODES",
+    "TF2_EXECUTIONS",
     "compare_witnesses",
     "run_keras_model",
     "run_original_script",
@@ -73,7 +73,7 @@ KERAS = "keras_model"
 #: The one image shape the original script accepts (its reshape is hard-coded).
 ORIGINAL_SHAPE = (1, 750, 500, 3)
 #: TF2 witness name -> `DeconvDemo.__call__` mode (every stage).
-TF2_MODES = {"tf2_eager": "eager", "tf2_function": "function", "tf2_xla": "xla"}
+TF2_EXECUTIONS = {"tf2_eager": "eager", "tf2_function": "function", "tf2_xla": "xla"}
 #: The witnesses that run the session's very kernels on the same shapes, in
 #: one process and configuration: bit-identical to `tf1_session` by
 #: construction. (XLA compiles its own kernels; the fast path computes other
@@ -118,7 +118,7 @@ def run_tf1_session(images, seed=None, weights=None):
 
 
 def run_tf2(images, conv_kernel, deconv_kernel):
-    """The TF2 witnesses: every `TF2_MODES` mode, then the fast path.
+    """The TF2 witnesses: every `TF2_EXECUTIONS` execution, then the fast path.
 
     Returns:
         `(witnesses, seconds)`: witness name -> {stage: array}, and the
@@ -128,12 +128,12 @@ def run_tf2(images, conv_kernel, deconv_kernel):
 
     demo = DeconvDemo(conv_kernel=conv_kernel, deconv_kernel=deconv_kernel)
     witnesses, seconds = {}, {}
-    for name, mode in TF2_MODES.items():
+    for name, execution in TF2_EXECUTIONS.items():
         start = time.perf_counter()
-        witnesses[name] = {k: v.numpy() for k, v in demo(images, mode=mode).items()}
+        witnesses[name] = {k: v.numpy() for k, v in demo.stages(images, execution=execution).items()}
         seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    witnesses[FAST] = {"output": demo(images, stages="output").numpy()}
+    witnesses[FAST] = {"output": demo.output(images).numpy()}
     seconds[FAST] = time.perf_counter() - start
     return witnesses, seconds
 
@@ -223,7 +223,7 @@ def compare_witnesses(witnesses, bounds):
     ref = witnesses[REFERENCE]
     single, double = bounds["float32"], bounds["float64"]
     for stage in STAGES:
-        tested = list(TF2_MODES) + ([FAST] if stage in witnesses[FAST] else [])
+        tested = list(TF2_EXECUTIONS) + ([FAST] if stage in witnesses[FAST] else [])
         for name in tested:
             claim = "bit-identical" if name in SAME_KERNELS else "bound"
             rows.append(compare_arrays(stage, name, witnesses[name][stage], TF1, tf1[stage],

@@ -33,7 +33,7 @@ from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
 
-__all__ = ["CONVERT", "DEFAULT_MAX_PIXELS", "MATRIX", "PROG", "build_convert_parser",
+__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "build_convert_parser",
            "build_parser", "check_report_dir", "main"]
 
 PROG = "migration_audit"
@@ -41,11 +41,12 @@ CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
 KERAS_SUFFIX = ".weights.h5"
 
-#: The audit keeps every witness's stages in memory (four float32 copies of
-#: `conv1`, 64 channels, the float64 reference's and its temporaries): about
-#: 4 KB per pixel (measured: 1.5 GB above TensorFlow's own 0.6 GB at
-#: 750x500), so 2 M pixels is ~8 GB. Larger images need `--max-pixels`.
-DEFAULT_MAX_PIXELS = 2_000_000
+#: The audit's default `--max-pixels` (the command lines of the ports use
+#: `deconv_io.images.DEFAULT_MAX_PIXELS`): the audit keeps every witness's
+#: stages in memory (four float32 copies of `conv1`, 64 channels, and the
+#: float64 reference's with its temporaries), about 4 KB per pixel, so
+#: larger images need `--max-pixels`.
+AUDIT_MAX_PIXELS = 2_000_000
 
 _MAX_SEED = 2**63 - 1
 _REPORT_FILES = ("report.json", "report.png")
@@ -78,9 +79,9 @@ def build_parser():
                         help="write DIR/report.json (every figure, versions, oneDNN "
                              "setting) and DIR/report.png (input, both outputs, difference "
                              "heat maps); DIR is created if its parent exists")
-    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=positive_int, default=AUDIT_MAX_PIXELS,
                         help="refuse larger images before decoding them (default "
-                             f"{DEFAULT_MAX_PIXELS}: the audit holds every witness's 64-channel "
+                             f"{AUDIT_MAX_PIXELS}: the audit holds every witness's 64-channel "
                              "stages in memory, ~4 KB per pixel)")
     add_verbose_argument(parser)
     add_version_argument(parser, PROG)

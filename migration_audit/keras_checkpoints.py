@@ -26,7 +26,8 @@ import numpy as np
 
 from deconv_io import KERNEL_SHAPE, atomic_path
 from deconv_io.errors import InputError
-from migration_audit.checkpoints import TF1_NAMES, _reader, write_checkpoint_atomically
+from migration_audit.checkpoint_files import write_checkpoint_atomically
+from migration_audit.checkpoints import TF1_NAMES, _reader
 
 __all__ = ["KERAS_H5_KEYS", "ConversionPlan", "convert_keras_to_tf1", "convert_tf1_to_keras",
            "plan_keras_to_tf1", "plan_tf1_to_keras"]

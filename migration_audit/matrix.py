@@ -45,6 +45,7 @@ from deconv_io.cli import ArgumentParser, add_weights_argument, parse_and_run, p
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.paths import check_input_file
+from migration_audit.cli import AUDIT_MAX_PIXELS
 from migration_audit.bounds import demo_bounds, error_over_bound, pair_bound
 
 __all__ = ["Configuration", "configurations", "kernels_for", "main", "run_matrix"]
@@ -54,7 +55,6 @@ PROG = "migration_audit matrix"
 ISA_CAPS = {"SSE41": "sse4_1", "AVX2": "avx2"}
 #: The variables a configuration sets; every other one is inherited.
 _VARIABLES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")
-_DEFAULT_MAX_PIXELS = 2_000_000  # as the audit's: every witness's stages in memory
 
 
 class Configuration:
@@ -297,9 +297,9 @@ def build_parser():
                              "(default 1,all)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=None,
                         help="write DIR/matrix.json; DIR is created if its parent exists")
-    parser.add_argument("--max-pixels", type=positive_int, default=_DEFAULT_MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=positive_int, default=AUDIT_MAX_PIXELS,
                         help=f"refuse larger images before decoding (default "
-                             f"{_DEFAULT_MAX_PIXELS})")
+                             f"{AUDIT_MAX_PIXELS})")
     return parser
 
 

@@ -246,8 +246,11 @@ def test_convert_checkpoint_subprocess_exit_status(tmp_path):
 
 
 def test_doctests():
-    result = doctest.testmod(checkpoints)
-    assert result.failed == 0 and result.attempted >= 1
+    from migration_audit import checkpoint_files
+
+    for module in (checkpoints, checkpoint_files):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted >= 1, module.__name__
 
 
 # --- the DST contract (issue 13) ----------------------------------------------------

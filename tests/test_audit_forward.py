@@ -6,8 +6,8 @@ displayed HWC picture against TF2's `output[0]`):
 - `tf1`: `legacy_tf1.graph.run_session` (graph + session; it draws the conv
   kernel with a graph seed, and the deconv kernel is the FCN bilinear one
   unless a random one is given). Its kernels are fed to TF2.
-- `eager`, `function`, `xla`, `fast`: `tf2.DeconvDemo(...)(images, mode=...)`
-  and `(images, stages="output")` (the output-only path).
+- `eager`, `function`, `xla`, `fast`: `tf2.DeconvDemo(...).stages(images,
+  execution=...)` and `.output(images)` (the output-only path).
 - `reference`: the independent float64 NumPy reference, the third witness
   of every comparison.
 
@@ -61,9 +61,9 @@ def _witnesses(images, seed, deconv):
     demo = DeconvDemo(conv_kernel=tf1["conv_kernel"], deconv_kernel=tf1["deconv_kernel"])
     x = tf.constant(images)
     found = {"tf1": tf1}
-    for mode in ("eager", "function", "xla"):
-        found[mode] = {k: v.numpy() for k, v in demo(x, mode=mode).items()}
-    found["fast"] = {"output": demo(x, stages="output").numpy()}
+    for execution in ("eager", "function", "xla"):
+        found[execution] = {k: v.numpy() for k, v in demo.stages(x, execution=execution).items()}
+    found["fast"] = {"output": demo.output(x).numpy()}
     return found
 
 

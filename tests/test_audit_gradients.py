@@ -8,7 +8,7 @@ image (a trainable variable in the original, an input in TF2, watched as a
   `tf.compat.v1.train.GradientDescentOptimizer(lr).minimize(loss)`, whose
   default `var_list` is every trainable variable: the original would train
   the image too (kept quirk), so TF2 updates its image variable as well.
-- TF2: `tf.GradientTape` around `DeconvDemo(...)(x, mode=...)`; training with
+- TF2: `tf.GradientTape` around `DeconvDemo(...)(x, execution=...)`; training with
   `var.assign_sub(lr * grad)`, the very update `ApplyGradientDescent`
   performs (`var -= lr * grad`), with no optimizer state to map; Keras 3's
   `keras.optimizers.SGD` (no momentum) is checked too: it issues the same
@@ -80,20 +80,20 @@ def _tf1(images, kernels, lr):
             "after": dict(zip(NAMES, after)), "trainable": trainable}
 
 
-def _tf2_gradients(demo, x, mode):
+def _tf2_gradients(demo, x, execution):
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(demo(x, mode=mode)["output"]))
+        loss = tf.reduce_mean(tf.square(demo(x, execution=execution)["output"]))
     variables = [demo.conv_kernel, demo.deconv_kernel, x]
     return loss, tape.gradient(loss, variables), variables
 
 
-def _tf2(images, kernels, mode, update, lr):
+def _tf2(images, kernels, execution, update, lr):
     demo = DeconvDemo(**kernels)
     x = tf.Variable(images, name="image")
-    loss, grads, variables = _tf2_gradients(demo, x, mode)
+    loss, grads, variables = _tf2_gradients(demo, x, execution)
     sgd = keras.optimizers.SGD(learning_rate=lr) if update == "keras3_sgd" else None
     for _ in range(STEPS):
-        _, step_grads, _ = _tf2_gradients(demo, x, mode)
+        _, step_grads, _ = _tf2_gradients(demo, x, execution)
         if sgd is None:
             for var, grad in zip(variables, step_grads):
                 var.assign_sub(lr * grad)
@@ -115,13 +115,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("update", ["assign_sub", "keras3_sgd"])
-@pytest.mark.parametrize("mode", ["eager", "function"])
+@pytest.mark.parametrize("execution", ["eager", "function"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_gradients_and_sgd_steps_bit_identical(case, mode, update):
+def test_gradients_and_sgd_steps_bit_identical(case, execution, update):
     args, lr = CASES[case]
     images, kernels = _inputs(*args)
     tf1 = _tf1(images, kernels, lr)
-    tf2 = _tf2(images, kernels, mode, update, lr)
+    tf2 = _tf2(images, kernels, execution, update, lr)
     # Kept quirk: the original's minimize() trains the image variable too.
     assert tf1["trainable"] == ["Variable", "a", "a1"]
     np.testing.assert_array_equal(tf1["loss"], tf2["loss"])

@@ -1,4 +1,4 @@
-"""The fast inference paths the benchmark times: tf2.demo.demo_output_xla and
+"""The fast inference paths the benchmark times: tf2._parity.demo_output_xla and
 the zero-copy NumPy <-> TensorFlow helpers.
 
 Tolerances: demo_output_xla sums the same float32 products as TF's conv ops
@@ -16,7 +16,10 @@ import tensorflow as tf
 
 from deconv_io.memory import ALIGNMENT, aligned_empty
 from tests.conftest import assert_matches_reference, assert_within, float32_bounds
-from tf2.demo import DeconvDemo, as_numpy, as_tensor, demo_output, demo_output_xla
+from tf2._convert import as_numpy, as_tensor
+from tf2._parity import demo_output_xla
+from tf2._window import demo_output
+from tf2.demo import DeconvDemo
 from tf2.kernels import bilinear_kernel
 
 
@@ -56,9 +59,10 @@ def test_xla_fast_path_is_exact_in_integer_arithmetic(shape, read):
 def test_xla_fast_path_on_the_module_follows_kernel_values():
     demo = DeconvDemo(seed=3)
     images = np.random.default_rng(3).uniform(0, 255, (1, 9, 7, 3)).astype(np.float32)
-    before = demo.output_xla(images).numpy()
+    before = demo.output_parity(images).numpy()
+    np.testing.assert_array_equal(before, demo.output(images, execution="xla").numpy())
     demo.set_kernels(deconv_kernel=np.zeros((3, 3, 3, 64), np.float32))
-    np.testing.assert_array_equal(np.zeros_like(before), demo.output_xla(images).numpy())
+    np.testing.assert_array_equal(np.zeros_like(before), demo.output_parity(images).numpy())
 
 
 def test_aligned_empty_is_aligned_and_contiguous():
@@ -93,10 +97,11 @@ def test_as_numpy_is_a_read_only_view_equal_to_numpy():
 
 @pytest.mark.parametrize("read", [[0, 1, 2], [3, 40, 63, 7, 9], [], [12]])
 def test_numpy_channel_pick_matches_read_channels(read):
-    # demo_output_xla picks the read channels in NumPy (eager TF ops cost
-    # about 1.4 ms a call); it must pick what tf2.demo.read_channels picks,
+    # demo_output_xla picks the read channels in NumPy (cheaper than eager TF
+    # ops); it must pick what tf2._window.read_channels picks,
     # including channel 0 for a kernel that reads nothing and -0.0 as zero.
-    from tf2.demo import _read_kernels, read_channels
+    from tf2._parity import _read_kernels
+    from tf2._window import read_channels
 
     conv, deconv = _integer_kernels(read or [0], seed=4)
     if not read:

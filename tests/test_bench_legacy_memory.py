@@ -1,7 +1,7 @@
 """legacy_tf1's memory check: the faithful port does not tile, so it refuses
 an image whose session would not fit, in one line, before building the graph.
 
-The per-pixel figure is measured (see `legacy_tf1.cli.SESSION_BYTES_PER_PIXEL`);
+The per-pixel figure is measured (see `deconv_io.memory_model.TF1_SESSION_BYTES_PER_PIXEL`);
 these tests pin the arithmetic and the command line's behaviour, with the
 available memory patched small instead of a 10000x10000 image.
 """
@@ -12,15 +12,16 @@ from PIL import Image
 
 import legacy_tf1.cli
 from deconv_io import InputError
-from legacy_tf1.cli import SESSION_BYTES_PER_PIXEL, check_session_memory, main
+from deconv_io.memory_model import TF1_SESSION_BYTES_PER_PIXEL
+from legacy_tf1.cli import check_session_memory, main
 
 
 def test_estimate_worked_by_hand():
     # 1 GiB of runtime plus the measured peak per pixel.
     assert check_session_memory(750, 500, available=10**12) == \
-        2**30 + SESSION_BYTES_PER_PIXEL * 750 * 500
+        2**30 + TF1_SESSION_BYTES_PER_PIXEL * 750 * 500
     # conv1 alone is 256 bytes per pixel: the estimate must exceed it.
-    assert SESSION_BYTES_PER_PIXEL > 12 + 256 + 64 + 12
+    assert TF1_SESSION_BYTES_PER_PIXEL > 12 + 256 + 64 + 12
 
 
 def test_ten_thousand_squared_is_refused_on_a_24_gb_machine():

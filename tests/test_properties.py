@@ -87,7 +87,7 @@ def test_ports_agree_for_any_size_mode_and_kernel(demo, tmp_path, height, width,
     tf1 = run_session(images, weights={"conv_kernel": conv, "deconv_kernel": deconv})
     demo.set_kernels(conv_kernel=conv, deconv_kernel=deconv)
     tf2 = {name: t.numpy() for name, t in demo(images).items()}
-    fast = demo(images, stages="output").numpy()
+    fast = demo.output(images).numpy()
 
     p, q = -(-height // 2), -(-width // 2)
     shapes = {"conv1": (batch, height, width, 64), "pool": (batch, p, q, 64),

@@ -140,10 +140,11 @@ def test_eager_and_function_are_bit_identical(demo, shape):
     # By construction: the same TensorFlow kernels on the same shapes, in one
     # process and configuration.
     images = _images(shape)
-    traced, eager = demo.stages(images), demo.stages_eager(images)
+    traced, eager = demo.stages(images), demo.stages(images, execution="eager")
     for name in ("conv1", "pool", "output"):
         np.testing.assert_array_equal(eager[name], traced[name])
-    np.testing.assert_array_equal(demo.output_eager(images), demo.output(images))
+    np.testing.assert_array_equal(demo.output(images, execution="eager"),
+                                  demo.output_window(images))
     pure = demo_stages(images, demo.conv_kernel, demo.deconv_kernel)
     np.testing.assert_array_equal(pure["output"], traced["output"])
 
@@ -153,12 +154,12 @@ def test_xla_close_to_function(demo, shape):
     # XLA compiles its own kernels, which order the float32 sums their own
     # way: two float32 witnesses, twice each one's bound.
     images = _images(shape)
-    traced, xla = demo.stages(images), demo.stages_xla(images)
+    traced, xla = demo.stages(images), demo.stages(images, execution="xla")
     bounds = float32_bounds(images, demo.conv_kernel, demo.deconv_kernel)
     for name in ("conv1", "pool", "output"):
         assert_within(xla[name], traced[name], 2 * bounds[name], name)
     # The same compiled function twice in one process: bit-identical.
-    np.testing.assert_array_equal(xla["output"], demo(images, mode="xla")["output"])
+    np.testing.assert_array_equal(xla["output"], demo(images, execution="xla")["output"])
 
 
 def test_each_function_traces_once_for_every_batch_and_size(monkeypatch):
@@ -175,13 +176,13 @@ def test_each_function_traces_once_for_every_batch_and_size(monkeypatch):
     demo = DeconvDemo(seed=1)
     for shape in [(1, 7, 5, 3), (3, 33, 17, 3), (1, 1, 1, 3), (2, 8, 6, 3)]:
         demo.stages(_images(shape))
-        demo.output(_images(shape))
-        demo(_images(shape).astype(np.float64), stages="output")
+        demo.output_window(_images(shape))
+        demo.output(_images(shape).astype(np.float64))
     demo.set_kernels(deconv_kernel=_scattered_kernel([3, 40]))
-    demo.output(_images((1, 5, 5, 3)))
+    demo.output_window(_images((1, 5, 5, 3)))
     assert calls == {"stages": 1, "output": 1}
-    assert demo.stages.experimental_get_tracing_count() == 1
-    assert demo.output.experimental_get_tracing_count() == 1
+    assert demo.traced_stages.experimental_get_tracing_count() == 1
+    assert demo.output_window.experimental_get_tracing_count() == 1
 
 
 # --- fast output path -------------------------------------------------------
@@ -198,7 +199,7 @@ def _assert_fast_matches_full(demo, images, bit_identical=False):
     path falls back to the full path's very ops.
     """
     full = demo.stages(images)
-    fast = demo.output(images).numpy()
+    fast = demo.output_window(images).numpy()
     expected = full["output"].numpy()
     assert fast.shape == expected.shape
     if bit_identical:
@@ -240,7 +241,7 @@ def test_fast_output_diagonal_kernel_on_other_channels_and_shared_channel():
 
 def test_fast_output_all_zero_kernel_gives_zeros():
     demo = DeconvDemo(seed=2, deconv_kernel=np.zeros((3, 3, 3, 64), np.float32))
-    np.testing.assert_array_equal(np.zeros((2, 8, 6, 3)), demo(_images((2, 7, 5, 3)), "output"))
+    np.testing.assert_array_equal(np.zeros((2, 8, 6, 3)), demo.output(_images((2, 7, 5, 3))))
 
 
 def test_fast_output_follows_the_current_kernel_values():
@@ -252,7 +253,7 @@ def test_fast_output_follows_the_current_kernel_values():
     _assert_fast_matches_full(demo, images, bit_identical=True)
     demo.set_kernels(deconv_kernel=bilinear_kernel(3, 3, mode="fcn", in_channels=64))
     _assert_fast_matches_full(demo, images)
-    assert demo.output.experimental_get_tracing_count() == 1
+    assert demo.output_window.experimental_get_tracing_count() == 1
 
 
 def _per_channel_kernel(sources, seed=5):
@@ -336,20 +337,24 @@ def test_constructor_refuses_bad_kernel():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"stages": "pool"}, r"argument `stages`. Expected 'all' or 'output'. Received: stages='pool'"),
-    ({"mode": "graph"}, r"argument `mode`. Expected one of \['eager', 'function', 'xla'\]"),
-    ({"mode": "xla", "stages": "output"}, r"use mode='xla' with stages='all'"),
+    ({"execution": "graph"},
+     r"argument `execution`. Expected one of \['eager', 'function', 'xla'\]. "
+     r"Received: execution='graph'"),
+    ({"execution": "XLA"}, r"Received: execution='XLA'"),
 ])
-def test_call_refuses_bad_arguments(demo, kwargs, match):
+@pytest.mark.parametrize("method", ["__call__", "stages", "output"])
+def test_call_refuses_bad_arguments(demo, kwargs, match, method):
     with pytest.raises(ValueError, match=match):
-        demo(np.zeros((1, 2, 2, 3), np.float32), **kwargs)
+        getattr(demo, method)(np.zeros((1, 2, 2, 3), np.float32), **kwargs)
 
 
 @pytest.mark.parametrize("shape", [(7, 5, 3), (1, 7, 5, 4), (1, 0, 5, 3)])
 def test_call_refuses_bad_image_shapes(demo, shape):
-    message = f"Expected shape (N, H, W, 3) with H, W >= 1. Received: images.shape={shape}"
+    message = f"Expected an (N, H, W, 3) array with H, W >= 1. Received: images.shape={shape}"
     with pytest.raises(ValueError, match=re.escape(message)):
         demo(np.zeros(shape, np.float32))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        demo.output(np.zeros(shape, np.float32))
 
 
 def test_call_casts_integer_images_like_the_original(demo):
@@ -357,3 +362,13 @@ def test_call_casts_integer_images_like_the_original(demo):
     pixels = np.random.default_rng(0).integers(0, 256, (1, 7, 5, 3), dtype=np.uint8)
     np.testing.assert_array_equal(demo.stages(pixels.astype(np.float32))["output"],
                                   demo(pixels)["output"])
+
+
+@pytest.mark.parametrize("name", ["tf2._full", "tf2._window", "tf2._parity", "tf2._convert",
+                                  "tf2.fast_path"])
+def test_implementation_modules_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, name

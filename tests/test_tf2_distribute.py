@@ -41,11 +41,11 @@ _SCRIPT = textwrap.dedent("""
     arrays = {"images": images, "conv_kernel": demo.conv_kernel.numpy(),
               "deconv_kernel": demo.deconv_kernel.numpy()}
     for batch_size in (None, 4):
-        for stages in ("all", "output"):
+        for compute in ("stages", "output"):
             result = run_distributed(strategy, demo, images, batch_size=batch_size,
-                                     stages=stages)
+                                     compute=compute)
             for name, value in result.items():
-                arrays[f"{batch_size}_{stages}_{name}"] = value
+                arrays[f"{batch_size}_{compute}_{name}"] = value
     np.savez(sys.argv[1], **arrays)
     print(strategy.num_replicas_in_sync, " ".join(strategy.extended.worker_devices))
 """)
@@ -87,15 +87,15 @@ def test_distributed_equals_single_device(two_replicas, batch_size):
     whole = {k: v.numpy() for k, v in single.stages(images).items()}
     bounds = float32_bounds(images, arrays["conv_kernel"], arrays["deconv_kernel"])
     for name in ("conv1", "pool"):
-        assert_within(arrays[f"{batch_size}_all_{name}"], whole[name], 2 * bounds[name], name)
+        assert_within(arrays[f"{batch_size}_stages_{name}"], whole[name], 2 * bounds[name], name)
     per_replica = _shards(len(images), batch_size or 2)
-    for stages, run in (("all", lambda x: single.stages(x)["output"]),
-                        ("output", single.output)):
-        distributed = arrays[f"{batch_size}_{stages}_output"]
+    for compute, run in (("stages", lambda x: single.stages(x)["output"]),
+                         ("output", single.output_window)):
+        distributed = arrays[f"{batch_size}_{compute}_output"]
         same_split = np.concatenate([run(images[a:b]).numpy() for a, b in per_replica])
-        assert_within(distributed, same_split, 2 * bounds["output"], f"{stages} same split")
-        expected = whole["output"] if stages == "all" else single.output(images).numpy()
-        assert_within(distributed, expected, 2 * bounds["output"], f"{stages} whole batch")
+        assert_within(distributed, same_split, 2 * bounds["output"], f"{compute} same split")
+        expected = whole["output"] if compute == "stages" else single.output_window(images).numpy()
+        assert_within(distributed, expected, 2 * bounds["output"], f"{compute} whole batch")
 
 
 def test_shards_worked_by_hand():
@@ -127,7 +127,7 @@ def test_logical_cpus_cannot_be_configured_after_initialisation():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"stages": "pool"}, r"Expected 'all' or 'output'. Received: stages='pool'"),
+    ({"compute": "pool"}, r"Expected 'stages' or 'output'. Received: compute='pool'"),
     ({"batch_size": 0}, r"Expected an int >= 1. Received: batch_size=0"),
     ({"images": np.zeros((2, 3, 3))},
      r"Expected a non-empty \(N, H, W, 3\) array. Received: images.shape=\(2, 3, 3\)"),

@@ -54,7 +54,7 @@ def test_reload_gives_bit_identical_stages(exported, shape):
 def test_reload_gives_bit_identical_fast_output(exported, shape):
     demo, _, loaded = exported
     images = _images(shape)
-    expected = demo.output(images)
+    expected = demo.output_window(images)
     np.testing.assert_array_equal(expected, loaded.signatures[OUTPUT_SIGNATURE](images=images)["output"])
     np.testing.assert_array_equal(expected, loaded.output(images))
 

@@ -27,8 +27,10 @@ from deconv_io import InputError
 from migration_audit import reference
 from tests.conftest import assert_matches_reference, assert_within, float32_bounds
 from tf2.demo import DeconvDemo
-from tf2.tiling import (MAX_AUTO_TILE, halo_window, parse_bytes, plan_memory, plan_tiles,
-                        run_tiled, stage_bytes, tile_count)
+from deconv_io.memory_model import parse_bytes, stage_bytes
+from tf2.halo import HALO_AFTER, HALO_BEFORE, halo_window, plan_tiles, tile_count
+from tf2.memory_plan import MAX_AUTO_TILE, plan_memory
+from tf2.tiling import run_tiled
 
 
 
@@ -96,6 +98,7 @@ def test_halo_window_covers_exactly_what_is_needed_plus_the_alignment_row(size):
 
 
 def test_halo_window_worked_examples():
+    assert (HALO_BEFORE, HALO_AFTER) == (4, 1)  # the derivation in tf2/halo.py
     assert halo_window(8, 16, 37) == (4, 17)  # [2a-4, 2b+1) for a=4, b=8
     assert halo_window(0, 38, 37) == (0, 37)  # clipped to the image
     assert halo_window(2, 4, 37) == (0, 5)  # 2a-4 = -2 clipped to 0
@@ -169,22 +172,23 @@ TILED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["fast", "full"])
+@pytest.mark.parametrize("compute", ["output", "stages"])
 @pytest.mark.parametrize("shape, tile", TILED_CASES)
-def test_tiled_equals_untiled_bit_for_bit_in_exact_arithmetic(integer_demo, shape, tile, path):
+def test_tiled_equals_untiled_bit_for_bit_in_exact_arithmetic(integer_demo, shape, tile, compute):
     image = _integer_images(shape)
     untiled = integer_demo.stages(image)["output"].numpy()
-    np.testing.assert_array_equal(untiled, run_tiled(integer_demo, image, tile, path=path))
+    np.testing.assert_array_equal(untiled, run_tiled(integer_demo, image, tile, compute=compute))
 
 
-@pytest.mark.parametrize("path", ["fast", "full"])
+@pytest.mark.parametrize("compute", ["output", "stages"])
 @pytest.mark.parametrize("shape, tile", TILED_CASES)
-def test_tiled_equals_untiled_real_data(demo, shape, tile, path):
+def test_tiled_equals_untiled_real_data(demo, shape, tile, compute):
     image = _real_images(shape)
-    untiled = (demo.output(image) if path == "fast" else demo.stages(image)["output"]).numpy()
-    tiled = run_tiled(demo, image, tile, path=path)
+    untiled = (demo.output_window(image) if compute == "output"
+               else demo.stages(image)["output"]).numpy()
+    tiled = run_tiled(demo, image, tile, compute=compute)
     bound = 2 * float32_bounds(image, demo.conv_kernel, demo.deconv_kernel)["output"]
-    assert_within(tiled, untiled, bound, f"{path} tiled vs untiled")
+    assert_within(tiled, untiled, bound, f"{compute} tiled vs untiled")
 
 
 def test_tiled_matches_float64_reference_on_the_packaged_image_size(demo):
@@ -202,7 +206,7 @@ def test_run_tiled_fills_a_given_array(demo):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"path": "slow"}, r"Expected 'fast' or 'full'. Received: path='slow'"),
+    ({"compute": "fast"}, r"Expected 'output' or 'stages'. Received: compute='fast'"),
     ({"out": np.zeros((1, 9, 7, 3), np.float32)},
      r"Expected a float32 array of shape \(1, 10, 8, 3\). Received: shape=\(1, 9, 7, 3\)"),
     ({"tile": 3}, r"Expected an even int >= 2"),
@@ -332,10 +336,10 @@ def test_cli_tiling_flags_are_for_one_image(odd_png, tmp_path, capsys):
     assert "--tile: only for a single image" in capsys.readouterr().err
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("name", ["tf2.tiling", "tf2.halo", "tf2.memory_plan"])
+def test_docstring_examples(name):
     import doctest
+    import importlib
 
-    import tf2.tiling
-
-    result = doctest.testmod(tf2.tiling)
+    result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

@@ -22,13 +22,8 @@ import tensorflow as tf
 from migration_audit import reference
 from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, demo_bounds
 from tests.conftest import assert_matches_reference, assert_within
-from tf2.demo import (
-    DeconvDemo,
-    _conv_pool,
-    _max_of_groups_of_4,
-    _window_kernel,
-    demo_output,
-)
+from tf2._window import _conv_pool, _max_of_groups_of_4, _window_kernel, demo_output
+from tf2.demo import DeconvDemo
 from tf2.kernels import bilinear_kernel
 
 EVEN_SHAPES = [(1, 2, 2, 3), (2, 8, 6, 3), (1, 10, 14, 3), (3, 4, 16, 3)]
@@ -130,7 +125,7 @@ def test_fast_path_matches_the_float64_reference(shape):
     images = np.random.default_rng(7).uniform(0, 255, shape).astype(np.float32)
     demo = DeconvDemo(seed=7)
     conv, deconv = demo.conv_kernel.numpy(), demo.deconv_kernel.numpy()
-    for actual in (demo_output(images, conv, deconv).numpy(), demo.output(images).numpy()):
+    for actual in (demo_output(images, conv, deconv).numpy(), demo.output_window(images).numpy()):
         assert_matches_reference(images, conv, deconv, {"output": actual})
 
 
@@ -138,5 +133,5 @@ def test_fast_path_is_traced_once_for_even_and_odd_sizes():
     demo = DeconvDemo(seed=8, deconv_kernel=np.asarray(
         bilinear_kernel(3, 3, mode="fcn", in_channels=64)))
     for shape in [(1, 8, 6, 3), (1, 7, 5, 3), (2, 4, 4, 3), (1, 9, 10, 3)]:
-        demo.output(np.ones(shape, np.float32))
-    assert demo.output.experimental_get_tracing_count() == 1
+        demo.output_window(np.ones(shape, np.float32))
+    assert demo.output_window.experimental_get_tracing_count() == 1

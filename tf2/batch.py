@@ -207,7 +207,7 @@ def _plans(paths, budget):
         `MemoryPlan` for the images whose header gives a size, and index ->
         message for those the plan refuses.
     """
-    from tf2.tiling import plan_memory
+    from tf2.memory_plan import plan_memory
 
     sizes, plans, refused = {}, {}, {}
     for index, path in enumerate(paths):
@@ -234,7 +234,7 @@ def _compute(demo, image, plan, all_stages):
     if plan is not None and plan.tiled:
         from tf2.tiling import run_tiled
 
-        return {"output": run_tiled(demo, image[None], plan.tile, path="fast")}
+        return {"output": run_tiled(demo, image[None], plan.tile, compute="output")}
     images = tf.convert_to_tensor(image[None])
     if all_stages:
         return {name: t.numpy() for name, t in demo.stages(images).items()}

@@ -118,9 +118,12 @@ def build_parser():
                              "dump then holds image, kernels and output only); one that cannot fit "
                              "even tiled is refused before any work (in folder mode: that "
                              "file fails)")
-    parser.add_argument("--fast-path", choices=("auto", "window", "xla"), default=None,
+    parser.add_argument("--fast-path", choices=("auto", "window", "parity", "xla"),
+                        default=None,
                         help="the implementation of the output-only path (tiles): measured "
                              "per input shape where a shape repeats (auto), or forced "
+                             "(window: TensorFlow's conv ops; parity: XLA kernels on "
+                             "parity-split planes; xla: the former name of parity) "
                              "(default: $DECONV_FAST_PATH, else auto); --verbose prints "
                              "each choice")
     parser.add_argument("--normalize", action="store_true",
@@ -153,7 +156,8 @@ def _run_single(args, image_path):
                                             ("--io-threads", args.io_threads)) if given]
     if batch_only:
         raise InputError(f"{batch_only[0]} applies only with --output-dir")
-    from tf2.tiling import parse_bytes, plan_memory
+    from deconv_io.memory_model import parse_bytes
+    from tf2.memory_plan import plan_memory
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
     size = peek_image_size(image_path)  # from the header: refuse before decoding
@@ -191,11 +195,13 @@ def _run_single(args, image_path):
 
 def _run_tiled(demo, images, plan, image_path, dump):
     """The output of one image, tile by tile (the fast path in each tile)."""
-    from tf2.tiling import format_bytes, run_tiled, tile_count
+    from deconv_io.memory_model import format_bytes
+    from tf2.halo import tile_count
+    from tf2.tiling import run_tiled
 
     rows, cols = plan.tile
     count = tile_count(*images.shape[1:3], plan.tile)
-    output = run_interruptible(run_tiled, demo, images, plan.tile, path="fast")
+    output = run_interruptible(run_tiled, demo, images, plan.tile, compute="output")
     print(f"{image_path}: image {tuple(images.shape)} -> output {output.shape} in {count} "
           f"tiles of {rows}x{cols} (untiled would need about {format_bytes(plan.untiled)}; "
           f"budget {format_bytes(plan.budget)})")
@@ -218,7 +224,7 @@ def _run_batch(args, inputs):
     if args.normalize and "picture" not in args.outputs:
         raise InputError("--normalize changes only the picture; add picture to --outputs")
     from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
-    from tf2.tiling import parse_bytes
+    from deconv_io.memory_model import parse_bytes
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
     if args.weights is not None:

@@ -28,6 +28,8 @@ Example:
 
 import numpy as np
 
+from deconv_io.checks import check_images_shape, check_int
+
 __all__ = ["configure_logical_cpus", "make_distributed_demo", "make_strategy", "run_distributed"]
 
 
@@ -49,10 +51,7 @@ def configure_logical_cpus(count=2):
     """
     import tensorflow as tf
 
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(
-            f"Invalid value for argument `count`. Expected an int >= 1. Received: count={count!r}"
-        )
+    count = check_int("count", count, 1)
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
@@ -98,7 +97,7 @@ def make_distributed_demo(strategy, **kwargs):
         return DeconvDemo(**kwargs)
 
 
-def run_distributed(strategy, demo, images, batch_size=None, stages="all"):
+def run_distributed(strategy, demo, images, batch_size=None, compute="stages"):
     """Runs the demo over a batch of same-sized images, split among replicas.
 
     Args:
@@ -108,41 +107,34 @@ def run_distributed(strategy, demo, images, batch_size=None, stages="all"):
         batch_size: the global batch of one step, split among the replicas
             (a last, smaller batch leaves some replicas fewer or no images);
             None: one image per replica.
-        stages: `"all"` (every stage, `DeconvDemo.stages`) or `"output"`
-            (the fast path, `DeconvDemo.output`).
+        compute: `"stages"` (every stage, `DeconvDemo.stages`) or
+            `"output"` (the output-only path, `DeconvDemo.output_window`:
+            the traced one, as a replica runs inside a `tf.function`).
 
     Returns:
         A dict of NumPy arrays in the images' order: `{"conv1", "pool",
-        "output"}`, or `{"output"}` for `stages="output"`.
+        "output"}`, or `{"output"}` for `compute="output"`.
 
     Raises:
-        ValueError: a bad `images`, `batch_size` or `stages`.
+        ValueError: a bad `images`, `batch_size` or `compute`.
     """
     import tensorflow as tf
 
-    if stages not in ("all", "output"):
+    if compute not in ("stages", "output"):
         raise ValueError(
-            f"Invalid value for argument `stages`. Expected 'all' or 'output'. "
-            f"Received: stages={stages!r}"
+            f"Invalid value for argument `compute`. Expected 'stages' or 'output'. "
+            f"Received: compute={compute!r}"
         )
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[3] != 3 or 0 in images.shape:
-        raise ValueError(
-            "Invalid value for argument `images`. Expected a non-empty (N, H, W, 3) "
-            f"array. Received: images.shape={images.shape}"
-        )
+    check_images_shape(images.shape)
     if batch_size is None:
         batch_size = strategy.num_replicas_in_sync
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            "Invalid value for argument `batch_size`. Expected an int >= 1. "
-            f"Received: batch_size={batch_size!r}"
-        )
+    batch_size = check_int("batch_size", batch_size, 1)
 
     def replica_fn(batch):
-        if stages == "output":
-            return {"output": demo.output(batch)}
-        return demo.stages(batch)
+        if compute == "output":
+            return {"output": demo.output_window(batch)}
+        return demo.traced_stages(batch)
 
     @tf.function(reduce_retracing=True)
     def step(batch):

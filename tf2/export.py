@@ -6,8 +6,9 @@ input) and two serving signatures, both taking `images`, float32
 
 - `serving_default`: every stage, outputs `conv1`, `pool` and `output`
   (exactly `DeconvDemo.stages`, what a `--dump` file holds);
-- `output`: the `output` stage alone, by the fast path (`demo_output`: only
-  the conv channels the deconv kernel reads), for serving.
+- `output`: the `output` stage alone, by the window implementation
+  (`DeconvDemo.output_window`: only the conv channels the deconv kernel
+  reads; traced once, so it serves any shape), for serving.
 
 The reloaded object also keeps the `stages` and `output` methods and the
 `conv_kernel` / `deconv_kernel` variables.
@@ -35,6 +36,17 @@ def _umask():
     return mask
 
 
+class _Served(tf.Module):
+    """What the SavedModel holds: the kernels and the demo's traced functions."""
+
+    def __init__(self, demo):
+        super().__init__(name=demo.name)
+        self.conv_kernel = demo.conv_kernel
+        self.deconv_kernel = demo.deconv_kernel
+        self.stages = demo.traced_stages
+        self.output = demo.output_window
+
+
 def export_saved_model(demo, path, overwrite=False):
     """Writes `demo` as a SavedModel directory, atomically.
 
@@ -52,7 +64,7 @@ def export_saved_model(demo, path, overwrite=False):
 
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
-        ValueError: `demo` has no `stages` / `output` methods.
+        ValueError: `demo` is not a `DeconvDemo` (no traced functions).
 
     Example:
     >>> import tempfile, tf2
@@ -60,7 +72,7 @@ def export_saved_model(demo, path, overwrite=False):
     >>> export_saved_model(tf2.DeconvDemo(seed=1), folder).name
     'demo'
     """
-    if not (hasattr(demo, "stages") and hasattr(demo, "output")):
+    if not (hasattr(demo, "traced_stages") and hasattr(demo, "output_window")):
         raise ValueError(
             "Invalid value for argument `demo`. Expected a tf2.DeconvDemo. "
             f"Received: demo={demo!r}"
@@ -74,17 +86,18 @@ def export_saved_model(demo, path, overwrite=False):
 
     @tf.function(input_signature=[IMAGES_SPEC])
     def serve_output(images):
-        return {"output": demo.output(images)}
+        return {"output": demo.output_window(images)}
 
+    served = _Served(demo)
     signatures = {
-        "serving_default": demo.stages.get_concrete_function(),
+        "serving_default": served.stages.get_concrete_function(),
         OUTPUT_SIGNATURE: serve_output.get_concrete_function(),
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         # mkdtemp makes the folder 0700; give the model the usual permissions.
         os.chmod(tmp, 0o777 & ~_umask())
-        tf.saved_model.save(demo, str(tmp), signatures=signatures)
+        tf.saved_model.save(served, str(tmp), signatures=signatures)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
             os.replace(path, old / "model")

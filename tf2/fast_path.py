@@ -3,11 +3,15 @@
 The output-only path has two implementations that compute the same sums
 (within the derived rounding bound of `migration_audit.bounds`):
 
-- `"window"`: `tf2.demo.demo_output`, TensorFlow's conv ops (a stride-2
+- `"window"`: `tf2._window.demo_output`, TensorFlow's conv ops (a stride-2
   window conv for conv + max pool, a depthwise transposed conv), traced
   once for every shape;
-- `"xla"`: `tf2.demo.demo_output_xla`, three XLA kernels on parity-split
-  planes, compiled once per input shape.
+- `"parity"`: `tf2._parity.demo_output_xla`, three XLA kernels on
+  parity-split planes, compiled once per input shape.
+
+(`"xla"`, the parity implementation's former name, is still accepted by
+`DECONV_FAST_PATH`, `--fast-path` and `forced=`: "xla" otherwise names the
+execution mode of `DeconvDemo.stages` / `.output`.)
 
 Which one is faster depends on the machine: TensorFlow's conv ops run on
 oneDNN where it is on (CPUs with AVX-512 VNNI/BF16, AVX-VNNI or AMX) and on
@@ -22,20 +26,34 @@ is measured where it runs, once per input shape, and cached:
   folders) times both, after one untimed call each, and keeps the faster;
 - later calls use the kept choice.
 
-`FastPath(forced="window" | "xla")`, or the environment variable
+`FastPath(forced="window" | "parity")`, or the environment variable
 `DECONV_FAST_PATH`, skips the measurement.
 """
 
 import os
 import time
 
-__all__ = ["ENVIRONMENT_VARIABLE", "FastPath", "IMPLEMENTATIONS", "forced_from_environment"]
+__all__ = ["ALIASES", "ENVIRONMENT_VARIABLE", "FastPath", "IMPLEMENTATIONS",
+           "forced_from_environment", "implementation_name"]
 
 #: The implementations, in the order a tie is broken.
-IMPLEMENTATIONS = ("window", "xla")
-#: `window` or `xla` forces one everywhere; `auto` (or unset) measures.
+IMPLEMENTATIONS = ("window", "parity")
+#: Former names still accepted: {alias: implementation}.
+ALIASES = {"xla": "parity"}
+#: `window` or `parity` forces one everywhere; `auto` (or unset) measures.
 ENVIRONMENT_VARIABLE = "DECONV_FAST_PATH"
 _TIMED_CALLS = 2
+
+
+def implementation_name(name):
+    """The implementation `name` (or its alias) means, or None if none.
+
+    Example:
+    >>> implementation_name("xla"), implementation_name("window"), implementation_name("gpu")
+    ('parity', 'window', None)
+    """
+    name = ALIASES.get(name, name)
+    return name if name in IMPLEMENTATIONS else None
 
 
 def forced_from_environment(environ=None):
@@ -46,16 +64,16 @@ def forced_from_environment(environ=None):
 
     Example:
     >>> forced_from_environment({"DECONV_FAST_PATH": "xla"}), forced_from_environment({})
-    ('xla', None)
+    ('parity', None)
     """
     value = (os.environ if environ is None else environ).get(ENVIRONMENT_VARIABLE, "auto")
     value = value.strip().lower() or "auto"
     if value == "auto":
         return None
-    if value not in IMPLEMENTATIONS:
+    if implementation_name(value) is None:
         raise ValueError(f"Invalid value for {ENVIRONMENT_VARIABLE}. Expected one of "
                          f"{('auto',) + IMPLEMENTATIONS}. Received: {value!r}")
-    return value
+    return implementation_name(value)
 
 
 class FastPath:
@@ -64,7 +82,8 @@ class FastPath:
     Args:
         implementations: `{name: callable(images) -> output}` for the names
             in `IMPLEMENTATIONS`.
-        forced: a name to use always (no measurement), or None for `auto`.
+        forced: a name (or alias) to use always (no measurement), or None
+            for `auto`.
         log: called with one line each time a choice is made (or None).
         clock: the timer (`time.perf_counter`; tests pass a fake one).
 
@@ -72,22 +91,24 @@ class FastPath:
         choices: `{input shape: name}` of the choices made so far.
 
     Example:
+    >>> import numpy as np
     >>> calls = []
     >>> path = FastPath({"window": lambda x: calls.append("w") or x,
-    ...                  "xla": lambda x: calls.append("x") or x}, forced="xla")
-    >>> path(1), calls, path.choice_for((1,))
-    (1, ['x'], 'xla')
+    ...                  "parity": lambda x: calls.append("p") or x}, forced="parity")
+    >>> x = np.ones((1, 2, 2, 3))
+    >>> path(x) is x, calls, path.choice_for(x.shape)
+    (True, ['p'], 'parity')
     """
 
     def __init__(self, implementations, forced=None, log=None, clock=time.perf_counter):
         if set(implementations) != set(IMPLEMENTATIONS):
             raise ValueError(f"Expected implementations {IMPLEMENTATIONS}. Received: "
                              f"{sorted(implementations)}")
-        if forced is not None and forced not in IMPLEMENTATIONS:
+        if forced is not None and implementation_name(forced) is None:
             raise ValueError(f"Invalid value for argument `forced`. Expected one of "
                              f"{IMPLEMENTATIONS} or None. Received: forced={forced!r}")
         self._implementations = dict(implementations)
-        self.forced = forced
+        self.forced = None if forced is None else implementation_name(forced)
         self.log = log
         self._clock = clock
         self._seen = set()

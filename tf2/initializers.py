@@ -1,9 +1,8 @@
 """`BilinearInitializer`: the bilinear kernel as a Keras 3 initializer."""
 
-import numbers
-
 import keras
 
+from deconv_io.checks import is_int
 from tf2.kernels import _check_float_dtype, _check_mode, bilinear_kernel
 
 __all__ = ["BilinearInitializer"]
@@ -53,7 +52,7 @@ class BilinearInitializer(keras.initializers.Initializer):
         """
         shape = tuple(shape)
         if len(shape) != 4 or not all(
-            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in shape
+            is_int(d) and d >= 1 for d in shape
         ):
             raise ValueError(
                 "BilinearInitializer expects a 4-D kernel shape (k, k, out_channels, "

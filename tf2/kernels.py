@@ -22,9 +22,10 @@ lines can import it before they quieten TensorFlow's logs.
 """
 
 import math
-import numbers
 
 import numpy as np
+
+from deconv_io.checks import check_int, is_int
 
 __all__ = [
     "MODES",
@@ -38,16 +39,6 @@ __all__ = [
 
 #: The bilinear formulas `mode` selects (see the module docstring).
 MODES = ("fcn", "symmetric")
-
-
-def _check_int(name, value, minimum):
-    """Returns `value` as an int, or raises a Keras-style ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected an int >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def _check_mode(mode):
@@ -75,7 +66,7 @@ def _check_float_dtype(dtype):
 
 def _taps64(size, mode):
     """The 1-D taps in float64 (validated)."""
-    size = _check_int("size", size, 1)
+    size = check_int("size", size, 1)
     _check_mode(mode)
     f = (size + 1) // 2  # == ceil(size / 2) in both formulas
     x = np.arange(size, dtype=np.float64)
@@ -172,8 +163,8 @@ def bilinear_kernel(size, channels, mode="symmetric", in_channels=None, dtype=np
     (4, 4, 2, 2)
     """
     filt = _filter64(size, mode)
-    channels = _check_int("channels", channels, 1)
-    in_channels = channels if in_channels is None else _check_int("in_channels", in_channels, 1)
+    channels = check_int("channels", channels, 1)
+    in_channels = channels if in_channels is None else check_int("in_channels", in_channels, 1)
     np_dtype = _check_float_dtype(dtype)
     kernel = np.zeros((filt.shape[0], filt.shape[1], channels, in_channels), np_dtype)
     diag = np.arange(min(channels, in_channels))
@@ -201,7 +192,7 @@ def get_kernel_size(factor):
     >>> [get_kernel_size(f) for f in (1, 2, 3, 4)]
     [1, 4, 5, 8]
     """
-    factor = _check_int("factor", factor, 1)
+    factor = check_int("factor", factor, 1)
     return 2 * factor - factor % 2
 
 
@@ -228,7 +219,7 @@ def bilinear_upsample_weights(factor, num_classes, mode="symmetric"):
     >>> bilinear_upsample_weights(2, 21).shape
     (4, 4, 21, 21)
     """
-    _check_int("num_classes", num_classes, 1)
+    check_int("num_classes", num_classes, 1)
     return bilinear_kernel(get_kernel_size(factor), num_classes, mode=mode)
 
 
@@ -277,13 +268,13 @@ def glorot_uniform(shape, seed=None, dtype="float32"):
             f"Received: shape={shape!r}"
         )
     try:
-        shape = [_check_int("shape", d, 0) for d in shape]
+        shape = [check_int("shape", d, 0) for d in shape]
     except ValueError:
         raise ValueError(
             "Invalid value for argument `shape`. Expected a sequence of ints >= 0. "
             f"Received: shape={shape!r}"
         ) from None
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+    if seed is not None and not is_int(seed):
         raise ValueError(
             f"Invalid value for argument `seed`. Expected an int or None. Received: seed={seed!r}"
         )

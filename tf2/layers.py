@@ -7,7 +7,8 @@ Written with `keras.ops` only, so it runs on every Keras 3 backend
 import keras
 import numpy as np
 
-from tf2.kernels import _check_int, _check_mode, bilinear_filter, get_kernel_size
+from deconv_io.checks import check_int
+from tf2.kernels import _check_mode, bilinear_filter, get_kernel_size
 
 __all__ = ["BilinearUpsample2D", "BORDERS", "DATA_FORMATS", "polyphase_taps"]
 
@@ -110,7 +111,7 @@ class BilinearUpsample2D(keras.layers.Layer):
     def __init__(self, factor=2, mode="symmetric", border="zeros", data_format=None,
                  trainable=False, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        self.factor = _check_int("factor", factor, 1)
+        self.factor = check_int("factor", factor, 1)
         self.mode = _check_mode(mode)
         if border not in BORDERS:
             raise ValueError(
