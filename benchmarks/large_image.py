@@ -37,7 +37,7 @@ def _check_window(demo, image, output, y0, x0, side=64):
     """Compares output[y0:y0+side, x0:x0+side] with the float64 reference.
 
     The reference runs on the image crop that window needs (its halo, see
-    `tf2.tiling.halo_window`), so it checks the tiles independently.
+    `tf2.halo.halo_window`), so it checks the tiles independently.
 
     Returns:
         `(relative error, max |difference| / derived bound)` of the window.

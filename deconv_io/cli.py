@@ -136,7 +136,36 @@ def quiet_tensorflow(verbose=False):
         "TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def import_tensorflow():
+class _KerasDeferred:
+    """A `sys.meta_path` finder that lets `keras` be found but not imported.
+
+    `importlib.util.find_spec("keras")` still answers with Keras's real spec
+    (TensorFlow's `__init__` reads its location to set up `tf.keras`); an
+    import of `keras` raises `ModuleNotFoundError`, which TensorFlow's
+    `__init__` catches around its eager import of `keras.src.optimizers`.
+    """
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "keras":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None:
+            spec.loader = _KerasDeferred
+        return spec
+
+    @staticmethod
+    def create_module(spec):
+        raise ModuleNotFoundError("keras is imported later, on first use", name="keras")
+
+    @staticmethod
+    def exec_module(module):  # never reached: create_module raises
+        raise ModuleNotFoundError("keras is imported later, on first use", name="keras")
+
+
+def import_tensorflow(defer_keras=False):
     """Imports TensorFlow for a command line, hiding its start-up noise.
 
     TensorFlow's C++ start-up lines (oneDNN, CUDA stub, absl, a failed
@@ -146,10 +175,32 @@ def import_tensorflow():
     at /dev/null for the import only; an import error still raises, after
     stderr is restored. Libraries never call this: only `main` functions.
 
+    Args:
+        defer_keras: skip the eager import of Keras in TensorFlow's
+            `__init__` (`keras.src.optimizers`, which imports all of Keras,
+            matplotlib included, so that optimizers register for SavedModel
+            loading). For a program that uses no Keras: `tf.keras` and
+            `import keras` still work later, importing Keras then.
+
     Returns:
         The `tensorflow` module.
     """
-    if _VERBOSE or "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:
+        import tensorflow
+
+        return tensorflow
+    finder = _KerasDeferred if defer_keras and "keras" not in sys.modules else None
+    if finder is not None:
+        sys.meta_path.insert(0, finder)
+    try:
+        return _import_tensorflow_quietly()
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+
+
+def _import_tensorflow_quietly():
+    if _VERBOSE:
         import tensorflow
 
         return tensorflow

@@ -222,7 +222,7 @@ def test_a_tiled_image_writes_its_picture_and_output(tmp_path):
     images.mkdir()
     _write_image(images / "big.png", (130, 90, 3), seed=4)
     out = tmp_path / "out"
-    # 1 GiB of runtime plus a little: the image is tiled (see tf2.tiling.plan_memory).
+    # 1 GiB of runtime plus a little: the image is tiled (see tf2.memory_plan.plan_memory).
     assert main([str(images), "--output-dir", str(out), "--max-memory",
                  str(2**30 + 2**20), "--seed", "0", "--outputs", "picture,output,stages"]) == 0
     output = np.load(out / "big.npy")
@@ -316,7 +316,7 @@ def test_a_tiled_image_is_decoded_and_computed_alone(tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "_compute", compute)
     out = tmp_path / "out"
     out.mkdir()
-    # 1 GiB of runtime plus a little: only b_big is tiled (see tf2.tiling.plan_memory).
+    # 1 GiB of runtime plus a little: only b_big is tiled (see tf2.memory_plan.plan_memory).
     result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
                              progress=False, budget=2**30 + 2**20, threads=2)
     assert result.written == 4

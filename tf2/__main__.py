@@ -1,7 +1,6 @@
 """`python -m tf2`: see `tf2.cli`."""
 
-from deconv_io.cli import run_as_program
-from tf2.cli import main
+from tf2.cli import console_main
 
 if __name__ == "__main__":
-    run_as_program(main)
+    console_main()

@@ -339,8 +339,8 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
               normalize=False, threads=None):
     """Runs the demo on each image and writes the `outputs` of each to `output_dir`.
 
-    Each image's memory is planned as in single-image mode (`tf2.tiling.
-    plan_memory`): one too large for the untiled run is computed in tiles,
+    Each image's memory is planned as in single-image mode
+    (`tf2.memory_plan.plan_memory`): one too large for the untiled run is computed in tiles,
     and its dump (`stages`) then holds `image`, the kernels and `output`
     only. A bad file, one that cannot fit even tiled, runs out of memory,
     or whose outputs cannot be written is reported by name on stderr and

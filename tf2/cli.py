@@ -41,7 +41,7 @@ from deconv_io.interrupts import run_interruptible
 from deconv_io.outputs import DEFAULT_OUTPUTS, parse_outputs
 from deconv_io.paths import check_input_file, check_output_dir, is_dir
 
-__all__ = ["PROG", "build_parser", "main"]
+__all__ = ["PROG", "build_parser", "console_main", "main", "run_stages"]
 
 PROG = "tf2"
 
@@ -136,7 +136,7 @@ def build_parser():
 
 def _make_demo(args, weights):
     """Imports TensorFlow (only now) and builds the module."""
-    tf = import_tensorflow()
+    tf = import_tensorflow(defer_keras=True)  # the demo uses no Keras
 
     from tf2.demo import DeconvDemo
 
@@ -148,6 +148,20 @@ def _make_demo(args, weights):
     if args.verbose:
         demo.fast_path.log = lambda line: print(f"{PROG}: {line}", flush=True)
     return demo
+
+
+def run_stages(demo, images):
+    """Every stage of one batch, as read-only NumPy views, computed op by op.
+
+    One image is computed once: eager execution runs the same three ops as
+    the traced `tf.function` (bit for bit, same kernels and shapes) without
+    tracing it first, which would cost more than the computation. The
+    stages are returned as views of the tensors (`tf2.demo.as_numpy`), not
+    copies: `conv1` alone is 256 bytes per pixel.
+    """
+    from tf2.demo import as_numpy
+
+    return {name: as_numpy(t) for name, t in demo.stages(images, execution="eager").items()}
 
 
 def _run_single(args, image_path):
@@ -182,8 +196,7 @@ def _run_single(args, image_path):
         stages = {"output": _run_tiled(demo, images, plan, image_path, dump)}
     else:
         # In a worker thread, so that a signal stops the run mid-computation.
-        stages = run_interruptible(
-            lambda: {name: t.numpy() for name, t in demo.stages(images).items()})
+        stages = run_interruptible(run_stages, demo, images)
         print(f"{image_path}: image {tuple(images.shape)} -> output {stages['output'].shape}")
     if dump is not None:
         arrays = {"image": images, **kernels, **stages}
@@ -282,7 +295,16 @@ def main(argv=None):
 
 
 def console_main():
-    """The console script's entry point (setup.cfg): `main` as a program."""
+    """`python -m tf2` and the console script (setup.cfg): `main` as a program.
+
+    First asks malloc to keep freed memory for reuse
+    (`deconv_io.allocator.keep_freed_memory`; `DECONV_KEEP_FREED_MEMORY=0`
+    turns it off), before TensorFlow starts its threads: a folder's images
+    and a batch's large tensors then reuse pages instead of faulting in new
+    ones. Only the program does this, never `main` called in-process.
+    """
+    from deconv_io.allocator import keep_freed_memory
     from deconv_io.cli import run_as_program
 
+    keep_freed_memory()
     run_as_program(main)
