@@ -30,7 +30,10 @@ __all__ = ["PNG_COMPRESS_LEVEL", "picture_bytes", "picture_is_complete", "pictur
            "png_bytes", "save_picture_atomic"]
 
 #: zlib level of the PNG's pixel data (0 stores them uncompressed, 9 packs hardest).
-PNG_COMPRESS_LEVEL = 1
+#: 0 by default: on the demo's pictures level 1 takes more time than the
+#: computation of the image and saves what a `.npy` beside it dwarfs
+#: (`python -m benchmarks.folder`; figures in README).
+PNG_COMPRESS_LEVEL = 0
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -110,9 +113,12 @@ def png_bytes(pixels, level=PNG_COMPRESS_LEVEL):
             + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b""))
 
 
-def save_picture_atomic(path, hwc, normalize=False):
-    """Writes the picture of `hwc` (see `picture_pixels`) to the PNG `path`, atomically."""
-    write_bytes_atomic(path, png_bytes(picture_pixels(hwc, normalize=normalize)))
+def save_picture_atomic(path, hwc, normalize=False, level=PNG_COMPRESS_LEVEL):
+    """Writes the picture of `hwc` (see `picture_pixels`) to the PNG `path`, atomically.
+
+    `level` is the zlib level, 0 (stored) to 9.
+    """
+    write_bytes_atomic(path, png_bytes(picture_pixels(hwc, normalize=normalize), level))
 
 
 def picture_is_complete(path, height=None, width=None):

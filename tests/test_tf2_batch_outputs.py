@@ -179,6 +179,19 @@ def test_default_outputs_are_the_picture_and_the_output_array(folder, tmp_path):
             np.testing.assert_array_equal(np.asarray(im), picture_pixels(output[0]))
 
 
+def test_png_level_changes_the_file_not_the_pixels(folder, tmp_path):
+    pictures = {}
+    for level in ("0", "9"):
+        out = tmp_path / level
+        args = [str(folder), "--seed", "3", "--output-dir", str(out), "--outputs", "picture"]
+        assert main(args + ([] if level == "0" else ["--png-level", level])) == 0
+        with Image.open(out / "a.png") as im:
+            pictures[level] = (np.asarray(im), (out / "a.png").stat().st_size)
+    np.testing.assert_array_equal(pictures["0"][0], pictures["9"][0])
+    stored = pictures["0"][0].size + pictures["0"][0].shape[0]  # the pixels and a filter byte a row
+    assert pictures["0"][1] > stored > pictures["9"][1]  # the default stores, 9 compresses
+
+
 def test_all_three_outputs_agree_bit_for_bit(folder, tmp_path):
     out = tmp_path / "out"
     assert main([str(folder), "--seed", "3", "--output-dir", str(out), "--outputs",
@@ -240,8 +253,8 @@ def test_a_failed_write_fails_its_image_only(folder, tmp_path, monkeypatch, caps
     (out / "b.png").mkdir()  # a folder where a picture goes: its rename fails
     real = batch._write
 
-    def write(kind, path, arrays, normalize):
-        return "disk on fire" if path.name == "b.npy" else real(kind, path, arrays, normalize)
+    def write(kind, path, *args):
+        return "disk on fire" if path.name == "b.npy" else real(kind, path, *args)
 
     monkeypatch.setattr(batch, "_write", write)
     result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([folder]), out,

@@ -234,6 +234,13 @@ def _bad_cases(tmp_path, image_path):
         "normalize without picture": ([img, "--output-dir", str(tmp_path / "o"), "--outputs",
                                        "output", "--normalize"],
                                       "--normalize changes only the picture"),
+        "png level without picture": ([img, "--output-dir", str(tmp_path / "o"), "--outputs",
+                                       "output", "--png-level", "1"],
+                                      "--png-level changes only the picture"),
+        "png level without dir": ([img, "--png-level", "1"], "--png-level applies only with"),
+        "png level out of range": ([img, "--output-dir", str(tmp_path / "o"), "--png-level",
+                                    "10"], "argument --png-level: expected a zlib level from "
+                                           "0 to 9, got '10'"),
         "picture over an input": ([img, "--output-dir", str(tmp_path)],
                                   f"--output-dir: {tmp_path / 'in.png'} is an input of this run"),
         "several without dir": ([img, img], "several images or a folder need --output-dir"),
@@ -257,7 +264,8 @@ def _bad_cases(tmp_path, image_path):
     "missing image", "corrupt image", "bad weights", "dump is a folder", "save folder missing",
     "same dump and save", "too many pixels", "max pixels zero",
     "skip without dir", "outputs without dir", "io threads without dir", "io threads zero",
-    "outputs unknown", "outputs empty", "normalize without picture", "picture over an input",
+    "outputs unknown", "outputs empty", "normalize without picture", "png level without picture",
+    "png level without dir", "png level out of range", "picture over an input",
     "several without dir", "folder without dir", "dump in batch",
     "duplicate stems", "output dir is a file", "output dir parent missing",
     "batch item missing", "empty folder", "unknown flag"])

@@ -47,7 +47,7 @@ from deconv_io.images import DEFAULT_MAX_PIXELS, peek_image_size
 from deconv_io.outputs import (DEFAULT_OUTPUTS, output_bytes, output_is_complete, output_path,
                                outputs_bytes)
 from deconv_io.paths import check_free_space, describe_mode, is_dir
-from deconv_io.picture import save_picture_atomic
+from deconv_io.picture import PNG_COMPRESS_LEVEL, save_picture_atomic
 
 __all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "expand_inputs",
            "image_files", "output_paths", "run_batch"]
@@ -281,11 +281,11 @@ def _save_output(path, array):
         np.save(f, array, allow_pickle=False)
 
 
-def _write(kind, path, arrays, normalize):
+def _write(kind, path, arrays, normalize, png_level):
     """Writes one output file; returns "" or why it failed."""
     try:
         if kind == "picture":
-            save_picture_atomic(path, arrays["output"][0], normalize=normalize)
+            save_picture_atomic(path, arrays["output"][0], normalize=normalize, level=png_level)
         elif kind == "output":
             _save_output(path, arrays["output"])
         else:
@@ -336,7 +336,7 @@ class _Pipeline:
 
 def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_existing=False,
               progress=None, prog="tf2", budget=None, outputs=DEFAULT_OUTPUTS,
-              normalize=False, threads=None):
+              normalize=False, threads=None, png_level=PNG_COMPRESS_LEVEL):
     """Runs the demo on each image and writes the `outputs` of each to `output_dir`.
 
     Each image's memory is planned as in single-image mode
@@ -364,6 +364,7 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
             "picture", "output", "stages").
         normalize: draw the picture rescaled to its own min..max.
         threads: decoding threads, and writing threads (None: up to 4).
+        png_level: zlib level of the picture, 0 (stored, the default) to 9.
 
     Returns:
         A `BatchResult`.
@@ -452,7 +453,7 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
                 continue
             if "stages" in outputs:
                 arrays = {"image": image[None], **kernels, **arrays}
-            futures = [writers.submit(_write, kind, out, arrays, normalize)
+            futures = [writers.submit(_write, kind, out, arrays, normalize, png_level)
                        for kind, out in files.items()]
             pipe.writing.append((index, futures, need))
             del arrays, image

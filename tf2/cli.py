@@ -40,6 +40,7 @@ from deconv_io.images import peek_image_size
 from deconv_io.interrupts import run_interruptible
 from deconv_io.outputs import DEFAULT_OUTPUTS, parse_outputs
 from deconv_io.paths import check_input_file, check_output_dir, is_dir
+from deconv_io.picture import PNG_COMPRESS_LEVEL
 
 __all__ = ["PROG", "build_parser", "console_main", "main", "run_stages"]
 
@@ -65,6 +66,17 @@ def _outputs(text):
         return parse_outputs(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _png_level(text):
+    """argparse type of --png-level: an int from 0 to 9."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"expected a zlib level from 0 to 9, got {text!r}")
+    return value
 
 
 def build_parser():
@@ -96,6 +108,11 @@ def build_parser():
                              "--dump of every stage (about 124 MB for a 750x500 image). "
                              "Before this flag folder mode wrote only the dump: "
                              "--outputs stages does that")
+    parser.add_argument("--png-level", type=_png_level, default=None, metavar="0-9",
+                        help="with --output-dir: zlib level of the picture (default 0: "
+                             "stored, about 1.1 MB for 750x500; compressing takes longer "
+                             "than computing the image and the .npy beside it is four "
+                             "times larger; 1 or more packs it to about a third)")
     parser.add_argument("--io-threads", type=positive_int, default=None, metavar="N",
                         help="with --output-dir: threads decoding images ahead of the "
                              "computation, and as many writing files behind it (default: "
@@ -167,7 +184,9 @@ def run_stages(demo, images):
 def _run_single(args, image_path):
     batch_only = [flag for flag, given in (("--outputs", args.outputs != DEFAULT_OUTPUTS),
                                             ("--skip-existing", args.skip_existing),
-                                            ("--io-threads", args.io_threads)) if given]
+                                            ("--io-threads", args.io_threads),
+                                            ("--png-level", args.png_level is not None))
+                  if given]
     if batch_only:
         raise InputError(f"{batch_only[0]} applies only with --output-dir")
     from deconv_io.memory_model import parse_bytes
@@ -234,8 +253,9 @@ def _run_batch(args, inputs):
     if single_only:
         raise InputError(f"{', '.join(single_only)}: only for a single image; with several "
                          "images or --output-dir each image's files go to DIR (see --outputs)")
-    if args.normalize and "picture" not in args.outputs:
-        raise InputError("--normalize changes only the picture; add picture to --outputs")
+    for flag, given in (("--normalize", args.normalize), ("--png-level", args.png_level is not None)):
+        if given and "picture" not in args.outputs:
+            raise InputError(f"{flag} changes only the picture; add picture to --outputs")
     from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
     from deconv_io.memory_model import parse_bytes
 
@@ -254,7 +274,9 @@ def _run_batch(args, inputs):
     result = run_interruptible(run_batch, demo, paths, output_dir,
                                max_pixels=args.max_pixels, skip_existing=args.skip_existing,
                                prog=PROG, budget=budget, outputs=args.outputs,
-                               normalize=args.normalize, threads=args.io_threads)
+                               normalize=args.normalize, threads=args.io_threads,
+                               png_level=(PNG_COMPRESS_LEVEL if args.png_level is None
+                                          else args.png_level))
     print(f"{PROG}: {result.written} written, {result.skipped} skipped (existing), "
           f"{len(result.failed)} failed, in {output_dir}")
     return result.exit_status
