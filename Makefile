@@ -24,7 +24,7 @@ COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
 	tests/test_properties.py tests/test_legacy_original.py tests/test_tf2_keras_model.py \
 	tests/test_audit_witnesses.py tests/test_audit_keras_checkpoints.py \
 	tests/test_tf2_layers.py tests/test_tf2_layers_backends.py tests/test_tf2_registration.py \
-	tests/test_tf2_fast_path.py
+	tests/test_tf2_fast_path.py tests/test_tf2_batch_outputs.py
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ matrix: $(STAMP)
 # The benchmarks are a package run from the repository root with `python -m`.
 bench-quick: $(STAMP)
 	mkdir -p $(OUT)
-	$(PY) -m benchmarks.bench --quick --json $(OUT)/bench-quick.json
+	$(PY) -m benchmarks.bench --quick --no-rss --json $(OUT)/bench-quick.json
 
 # Both CPU configurations, each in its own subprocess, one table and one JSON.
 bench: $(STAMP)
