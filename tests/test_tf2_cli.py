@@ -19,7 +19,7 @@ import tf2
 from deconv_io import DUMP_NAMES, load_image, save_weights
 from tests.conftest import REPO, assert_matches_reference
 from tests.conftest import write_image as _write_image
-from tf2 import batch, cli, demo, export
+from tf2 import batch, batch_paths, cli, demo, export
 from tf2.cli import main
 from tf2.demo import DeconvDemo
 
@@ -312,7 +312,7 @@ def test_python_m_bad_input_one_line_no_traceback(tmp_path, subprocess_env):
 
 
 def test_docstring_examples():
-    for module in (tf2, demo, export, batch, cli):
+    for module in (tf2, demo, export, batch_paths, cli):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted >= 1, module.__name__
 
