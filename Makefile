@@ -2,7 +2,7 @@
 #   make demo   set up .venv, run the original demo (TF1 port), the TF2 port and the audit
 #   make test   set up .venv, run the whole test suite
 # CI also runs `make test-configs` (the comparison tests with oneDNN off and
-# capped at AVX2) and `make bench-quick`.
+# capped at AVX2); `make bench-quick` is the benchmark's smoke run.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,7 +14,8 @@ export MPLBACKEND ?= Agg
 .PHONY: setup demo test test-configs matrix bench bench-quick clean
 
 # The tests that compare two implementations (parity, gradients, distribute,
-# tiling, fast path, properties, audit, the bounds themselves), run again in
+# tiling, fast path, properties, audit, the bounds themselves, folder outputs
+# against the float64 reference), run again in
 # the CPU configurations other machines have by default: oneDNN off (Eigen, as
 # on CPUs without AVX-512 VNNI/BF16, AVX-VNNI or AMX) and oneDNN capped at AVX2.
 COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
@@ -24,7 +25,9 @@ COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
 	tests/test_properties.py tests/test_legacy_original.py tests/test_tf2_keras_model.py \
 	tests/test_audit_witnesses.py tests/test_audit_keras_checkpoints.py \
 	tests/test_tf2_layers.py tests/test_tf2_layers_backends.py tests/test_tf2_registration.py \
-	tests/test_tf2_fast_path.py tests/test_tf2_batch_outputs.py
+	tests/test_tf2_fast_path.py \
+	tests/test_tf2_batch_outputs.py::test_default_outputs_are_the_picture_and_the_output_array \
+	tests/test_tf2_batch_outputs.py::test_all_three_outputs_agree_bit_for_bit
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
