@@ -117,7 +117,7 @@ def build_convert_parser():
                              "folder, or files of DST that are folders, devices or SRC's "
                              "own are refused")
     add_verbose_argument(parser)
-    add_version_argument(parser, PROG)
+    add_version_argument(parser, f"{PROG} {CONVERT}")
     return parser
 
 
