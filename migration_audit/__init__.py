@@ -18,6 +18,7 @@ Example:
 True
 """
 
+from deconv_io._version import __version__
 from deconv_io.lazy import lazy_exports
 
 #: Public name -> the module that defines it.

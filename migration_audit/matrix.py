@@ -41,7 +41,8 @@ import numpy as np
 
 from deconv_io import KERNEL_SHAPE, default_image_path, load_image, load_weights
 from deconv_io.atomic import write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_weights_argument, parse_and_run, positive_int
+from deconv_io.cli import ArgumentParser, add_version_argument, add_weights_argument, \
+    parse_and_run, positive_int
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.paths import check_input_file
@@ -300,6 +301,7 @@ def build_parser():
     parser.add_argument("--max-pixels", type=positive_int, default=AUDIT_MAX_PIXELS,
                         help=f"refuse larger images before decoding (default "
                              f"{AUDIT_MAX_PIXELS})")
+    add_version_argument(parser, PROG)
     return parser
 
 
