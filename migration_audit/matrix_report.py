@@ -1,7 +1,7 @@
 """`migration_audit matrix`'s outputs: the printed tables and the heat map `matrix.png`.
 
 The first table has one row per comparison and one narrow column per
-configuration (`c1`, `c2`, ... named in a legend above it), so that it fits
+configuration (`c1`, `c2`, ... named one per line above it), so that it fits
 in 100 columns however many configurations this CPU has. A cell is `same`
 (bit-identical), the measure of a bound claim (max |difference| / derived
 bound: <= 1 holds), or `FAIL`. The heat map shows the same measure,
@@ -59,12 +59,12 @@ def format_matrix(matrix):
     keys = [_label(row) for row in configs[0]["comparisons"]]
     cells = {(s, _label(row)): _cell(row) for s, c in zip(short, configs)
              for row in c["comparisons"]}
-    lines = ["configurations: " + "; ".join(f"{s} = {c['name']}" for s, c in zip(short, configs)),
-             "each comparison in each configuration (same: bit-identical; a number: "
-             "max |difference| / derived bound, <= 1 holds; FAIL: breaks its claim)",
-             _format(["comparison"] + short,
-                     [[key] + [cells.get((s, key), "-") for s in short] for key in keys],
-                     align_right=range(1, len(short) + 1))]
+    lines = [f"{s}: {c['name']}" for s, c in zip(short, configs)]
+    lines += ["each comparison in each configuration: same = bit-identical; a number =",
+              "max |difference| / derived bound (<= 1 holds); FAIL = breaks its claim",
+              _format(["comparison"] + short,
+                      [[key] + [cells.get((s, key), "-") for s in short] for key in keys],
+                      align_right=range(1, len(short) + 1))]
     reference_rows = []
     for s, c in zip(short, configs):
         row = next(r for r in c["comparisons"] if r["stage"] == "output"
@@ -76,8 +76,8 @@ def format_matrix(matrix):
         reference_rows.append([s, "on" if c["environment"]["onednn"] else "off",
                                f"{float(row['error_over_bound']):.3g}",
                                f"{float(row['max_rel_diff']):.3g}", same])
-    lines += ["", "across configurations: tf1_session output against the float64 reference, "
-              "and against c1's",
+    lines += ["", "across configurations: tf1_session output against the float64 reference "
+              "and c1's",
               _format(["config", "oneDNN", "error/bound vs f64", "max rel diff vs f64",
                        "tf1 bits same as c1"], reference_rows)]
     failed = [f"{c['name']}: {r['stage']} {r['actual']} vs {r['expected']}"
