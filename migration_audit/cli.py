@@ -31,25 +31,17 @@ from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argu
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
-from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
+from deconv_io.paths import check_input_file, check_output_file
+from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
-__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "build_convert_parser",
-           "build_parser", "check_report_dir", "main"]
+__all__ = ["CONVERT", "MATRIX", "PROG", "build_convert_parser", "build_parser", "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
 KERAS_SUFFIX = ".weights.h5"
 
-#: The audit's default `--max-pixels` (the command lines of the ports use
-#: `deconv_io.images.DEFAULT_MAX_PIXELS`): the audit keeps every witness's
-#: stages in memory (four float32 copies of `conv1`, 64 channels, and the
-#: float64 reference's with its temporaries), about 4 KB per pixel, so
-#: larger images need `--max-pixels`.
-AUDIT_MAX_PIXELS = 2_000_000
-
 _MAX_SEED = 2**63 - 1
-_REPORT_FILES = ("report.json", "report.png")
 
 
 def build_parser():
@@ -121,17 +113,6 @@ def build_convert_parser():
     return parser
 
 
-def check_report_dir(folder, inputs=(), names=_REPORT_FILES):
-    """Fails early unless `--report DIR` is, or can be made as, a folder for `names`."""
-    if folder is None:
-        return None
-    folder = check_output_dir(folder, "--report", inputs=inputs)
-    if is_dir(folder):
-        for name in names:
-            check_output_file(folder / name, "--report", inputs=inputs)
-    return folder
-
-
 def _summary(result):
     # Bit identity per pair of witnesses, over every stage they share.
     stages_by_pair = {}
@@ -183,8 +164,13 @@ def _run(args):
         report_dict, write_report_json, write_report_png
 
     env = environment()
+
+    def progress(line):
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    progress(f"auditing {image_path}, image {image.shape}, one line per runner ...")
     # In a worker thread, so that a signal stops the audit mid-computation.
-    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights)
+    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights, log=progress)
     kernels = (f"from {args.weights}" if weights is not None
                else f"drawn by tf1_session (seed={args.seed})")
     print(environment_line(env))
