@@ -213,8 +213,7 @@ def _convert_keras(args, to_keras):
     else:
         src = check_input_file(args.src, "Keras weights file")
         args.dst = checkpoint_destination(args.dst)
-        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0,
-                          clean_stale=False)
+        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0)
         check_output_file(f"{args.dst}.data-00000-of-00001", "DST", inputs=(src,), extra=0,
                           clean_stale=False)
     import_tensorflow()
