@@ -61,7 +61,8 @@ def unescape_c(quoted):
             return chr(int(short or long, 16)).encode("utf-8", "surrogatepass")
         if other in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[other]
-        raise ValueError(f"an unknown or incomplete escape \\{other.decode('ascii', 'backslashreplace')}")
+        raise ValueError("an unknown or incomplete escape \\"
+                         + other.decode("ascii", "backslashreplace"))
 
     body = quoted[1:-1]
     if body.endswith(b"\\") and not body.endswith(b"\\\\"):
