@@ -19,6 +19,7 @@ from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argu
 from deconv_io.errors import InputError
 from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_outputs_distinct
+from legacy_tf1.original._guards import check_not_read
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -87,6 +88,8 @@ def _run(args):
     run = (lambda *a, **k: run_script(*a, **k)) if show else (
         lambda *a, **k: run_interruptible(run_script, *a, **k))
     result = run(script, weights=weights, show=show, save_figure=save is not None)
+    # The script's own reads are known only now: refuse before writing anything.
+    check_not_read({"--dump": dump, "--save": save}, result.reads)
     if dump is not None:
         save_npz_atomic(dump, **result.dump_arrays())
     if save is not None:
