@@ -15,6 +15,8 @@ from deconv_io.atomic import begin_run, stop_writes
 from deconv_io.errors import InputError
 from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
 from deconv_io.interrupts import Interrupted, exit_now, handle_signals, worker_abandoned
+from deconv_io.process_env import StdoutError, check_environment, guarded_stdout, \
+    safe_encoding
 from deconv_io.paths import check_input_file, check_output_dir, check_output_file, \
     check_outputs_distinct
 from deconv_io.tf_import import import_tensorflow, quiet_tensorflow
@@ -303,10 +305,12 @@ def run_main(body, prog):
         interrupted (130 on Ctrl-C).
     """
     begin_run()
+    safe_encoding()
     try:
-        with handle_signals():
+        with handle_signals(), guarded_stdout():
             _line_buffer_stdout()
             check_stdout()
+            check_environment()
             status = body()
             sys.stdout.flush()
             return status
@@ -315,6 +319,10 @@ def run_main(body, prog):
     except BrokenPipeError:
         _silence_stdout()
         _error_line(prog, "standard output is a closed pipe (its reader has gone)")
+        return 2
+    except StdoutError as e:
+        _silence_stdout()
+        _error_line(prog, e)
         return 2
     except InputError as e:
         # One line, even when a message quotes a path or a library's text
