@@ -8,6 +8,7 @@ and renamed onto its prefix, so a failed write leaves nothing half-written.
 """
 
 import contextlib
+import errno
 import glob
 import os
 import re
@@ -183,6 +184,33 @@ def _data_files(prefix):
     return []
 
 
+_OS_REASONS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded",
+               errno.EFBIG: "File too large", errno.EROFS: "Read-only file system",
+               errno.EACCES: "Permission denied", errno.EIO: "Input/output error"}
+
+
+def op_error_reason(error):
+    """`(errno, reason)` of a TensorFlow write error: the OS reason, without TF's stack.
+
+    A Saver's `OpError` message carries the failing op's Python stack
+    ("defined at (most recent call last)") and, for `ResourceExhaustedError`,
+    an out-of-memory hint: neither says why a file could not be written.
+    The OS reason is kept when the message names one, else its first line.
+
+    Example:
+    >>> class E: message = "x; No space left on device\\n\\t [[node save/SaveV2 (defined at a.py:1)]]"
+    >>> op_error_reason(E())
+    (28, 'No space left on device')
+    """
+    message = str(getattr(error, "message", "") or error)
+    for number, text in _OS_REASONS.items():
+        if text.lower() in message.lower():
+            return number, text
+    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    first = first.split(" [[", 1)[0].split("\t [[", 1)[0].strip()
+    return errno.EIO, first or type(error).__name__
+
+
 def write_checkpoint_atomically(prefix, write):
     """Calls `write(scratch_prefix)`, then moves the files onto `prefix`.
 
@@ -201,7 +229,8 @@ def write_checkpoint_atomically(prefix, write):
         try:
             write(str(scratch / "ckpt"))
         except tf.errors.OpError as e:
-            raise OutputError(0, f"Cannot write checkpoint {prefix}: {e.message}") from None
+            number, reason = op_error_reason(e)
+            raise OutputError(number, f"Cannot write checkpoint {prefix}: {reason}") from None
         # Data files first, the .index (which makes the prefix readable) last.
         for path in sorted(scratch.iterdir(), key=lambda p: p.name.endswith(".index")):
             with open(path, "rb") as f:
