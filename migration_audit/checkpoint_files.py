@@ -198,7 +198,8 @@ def op_error_reason(error):
     The OS reason is kept when the message names one, else its first line.
 
     Example:
-    >>> class E: message = "x; No space left on device\\n\\t [[node save/SaveV2 (defined at a.py:1)]]"
+    >>> class E:
+    ...     message = "x; No space left on device\\n\\t [[node save/SaveV2 (defined at a:1)]]"
     >>> op_error_reason(E())
     (28, 'No space left on device')
     """

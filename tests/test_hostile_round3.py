@@ -95,12 +95,13 @@ def check(family, status, err, expected, message="", before=None, folder=None,
 SCRIPT_READS = {
     "open": "open('in.dat', 'rb').read()",
     "pil": "from PIL import Image\nImage.open('in.png').load()",
+    "imread": "import matplotlib.pyplot as plt\nplt.imread('in.png')",
     "np-load": "import numpy as np\nnp.load('in.npy')",
     "gfile": "import tensorflow as tf\ntf.gfile.GFile('in.dat', 'rb').read()",
     "io-gfile": "import tensorflow as tf\ntf.io.gfile.GFile('in.dat', 'rb').read()",
 }
-READ_FILE = {"open": "in.dat", "pil": "in.png", "np-load": "in.npy", "gfile": "in.dat",
-             "io-gfile": "in.dat"}
+READ_FILE = {"open": "in.dat", "pil": "in.png", "imread": "in.png", "np-load": "in.npy",
+             "gfile": "in.dat", "io-gfile": "in.dat"}
 
 
 def _original(argv, capfd):

@@ -1,8 +1,8 @@
 """What a shimmed script reads, and how it may end, kept to the command-line contract.
 
 `record_reads` notes every file the script opens for reading, through the
-calls a TF1 script uses for it: `open` (its own builtins), `PIL.Image.open`
-(and so `plt.imread`), NumPy's `load`, `loadtxt`, `genfromtxt` and
+calls a TF1 script uses for it: `open` (its own builtins), `PIL.Image.open`,
+matplotlib's `imread` (`plt.imread`), NumPy's `load`, `loadtxt`, `genfromtxt` and
 `fromfile`, and TensorFlow's file reads (`tf.io.gfile.GFile`, `tf.gfile`'s
 `GFile`, `Open` and `FastGFile`, `tf.io.read_file` / `tf.read_file` given a
 name). Each read is kept as its resolved path and its device and inode, so
@@ -79,11 +79,12 @@ def _recorder(function, reads, check_mode=False, mode_position=1):
 
 def _targets():
     """`(module, attribute, checks mode)` of every reading call that is recorded."""
+    import matplotlib.image
     import numpy as np
     import tensorflow as tf
     from PIL import Image
 
-    targets = [(Image, "open", False)]
+    targets = [(Image, "open", False), (matplotlib.image, "imread", False)]
     targets += [(np, name, False) for name in ("load", "loadtxt", "genfromtxt", "fromfile")]
     for gfile in (tf.io.gfile, tf.compat.v1.gfile, tf.compat.v1.io.gfile):
         targets += [(gfile, name, True) for name in ("GFile", "Open", "FastGFile")
