@@ -72,10 +72,19 @@ def check_environment(environ=None):
 def _check_backend(backend):
     problem = None
     if "matplotlib" not in sys.modules:
+        import logging
+
+        # Quiet, as `deconv_io.display.import_pyplot` imports it: an
+        # unwritable config folder is logged as a warning on import.
+        logger = logging.getLogger("matplotlib")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
         try:
             import matplotlib  # noqa: F401 - its import validates MPLBACKEND
         except ValueError as e:
             problem = e
+        finally:
+            logger.setLevel(level)
     else:
         from matplotlib import rcsetup
 
