@@ -551,6 +551,39 @@ def test_ascii_stdout_with_a_non_ascii_folder(tmp_path):
     assert b"1 written" in done.stdout and b"\\xf6ut" in done.stdout
 
 
+def _file_size_limit(limit):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # so a write fails with EFBIG
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("dst", ["k.weights.h5", "ck/out"])
+def test_real_writers_over_the_file_size_limit(dst, tf1_checkpoint, tmp_path):
+    """A whole process whose writes fail for real (EFBIG: the kernel's refusal, as ENOSPC is)."""
+    src = str(tf1_checkpoint)
+    if dst == "ck/out":  # Keras -> TF1: the source is a .weights.h5
+        from migration_audit.keras_checkpoints import weights_h5_bytes
+        from tf2.keras_model import build_keras_demo
+
+        kernel = np.ones((3, 3, 3, 64), np.float32)
+        src = str(tmp_path / "src.weights.h5")
+        pathlib.Path(src).write_bytes(weights_h5_bytes(build_keras_demo(
+            conv_kernel=kernel, deconv_kernel=kernel)))
+        (tmp_path / "ck").mkdir()
+        (tmp_path / "ck" / "out.index").write_bytes(b"old index")
+    else:
+        (tmp_path / dst).write_bytes(b"old weights")
+    before = _snapshot(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "migration_audit", "convert-checkpoint", src,
+                           str(tmp_path / dst)], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=300, preexec_fn=_file_size_limit(5_000))
+    check("2 disk full", done.returncode, done.stderr, 2, "Cannot write", before, tmp_path)
+
+
 LATE = textwrap.dedent("""
     import os, signal, sys, time
     from deconv_io.atomic import write_bytes_atomic
