@@ -11,10 +11,13 @@ import stat
 import sys
 from pathlib import Path
 
-from deconv_io.atomic import begin_run, stop_writes
+from deconv_io.atomic import begin_run, stop_writes, written_outputs
 from deconv_io.errors import InputError
 from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
-from deconv_io.interrupts import Interrupted, exit_now, handle_signals, worker_abandoned
+from deconv_io.interrupts import HANDLED_SIGNALS, Interrupted, exit_now, handle_signals, \
+    worker_abandoned
+from deconv_io.process_env import StdoutError, check_environment, guarded_stdout, \
+    safe_encoding
 from deconv_io.paths import check_input_file, check_output_dir, check_output_file, \
     check_outputs_distinct
 from deconv_io.tf_import import import_tensorflow, quiet_tensorflow
@@ -288,7 +291,50 @@ def run_as_program(main):
     """
     global _AS_PROGRAM
     _AS_PROGRAM = True
-    sys.exit(main())
+    late = _handle_late_signals()
+    status = main()
+    if "tensorflow" in sys.modules:
+        # Every output is renamed and flushed to disk, stdout and stderr are
+        # flushed now: TensorFlow's teardown (a second or more) adds nothing
+        # but a window in which a signal would kill the process silently.
+        exit_now(status if isinstance(status, int) else 1)
+    late.clear()
+    sys.exit(status)
+
+
+_PROG = None
+
+
+def _handle_late_signals():
+    """Signals after the run (`run_main` has returned): one line, exit 128 + N.
+
+    `run_main` installs its own handlers for the run and restores these
+    after it. Returns a list; clearing it makes a late signal do nothing
+    more than a normal exit would.
+    """
+    active = [True]
+
+    def late(signum, frame):
+        if not active:
+            return
+        active.clear()
+        written = written_outputs()
+        what = (f"the run had finished; its {len(written)} output file(s) are complete "
+                f"(the last: {written[-1]})" if written else
+                "the run had finished; its outputs, if any, are complete")
+        name = Interrupted(signum).name
+        with contextlib.suppress(OSError, ValueError):
+            print(one_line(f"{_PROG or 'deconv'}: interrupted by {name}; {what}"),
+                  file=sys.stderr)
+        exit_now(128 + signum)
+
+    for signum in HANDLED_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_IGN and signum == getattr(signal, "SIGHUP",
+                                                                               None):
+            continue  # nohup
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, late)
+    return active
 
 
 def run_main(body, prog):
@@ -306,11 +352,15 @@ def run_main(body, prog):
         lack of memory or a closed stdout; 128 + the signal's number when
         interrupted (130 on Ctrl-C).
     """
+    global _PROG
+    _PROG = prog
     begin_run()
+    safe_encoding()
     try:
-        with handle_signals():
+        with handle_signals(), guarded_stdout():
             _line_buffer_stdout()
             check_stdout()
+            check_environment()
             status = body()
             sys.stdout.flush()
             return status
@@ -319,6 +369,10 @@ def run_main(body, prog):
     except BrokenPipeError:
         _silence_stdout()
         _error_line(prog, "standard output is a closed pipe (its reader has gone)")
+        return 2
+    except StdoutError as e:
+        _silence_stdout()
+        _error_line(prog, e)
         return 2
     except InputError as e:
         # One line, even when a message quotes a path or a library's text

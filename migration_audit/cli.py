@@ -199,8 +199,7 @@ def _convert_keras(args, to_keras):
         args.src = src
     else:
         src = check_input_file(args.src, "Keras weights file")
-        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0,
-                          clean_stale=False)
+        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0)
         check_output_file(f"{args.dst}.data-00000-of-00001", "DST", inputs=(src,), extra=0,
                           clean_stale=False)
     import_tensorflow()

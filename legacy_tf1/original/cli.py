@@ -20,6 +20,7 @@ from deconv_io.cli import ArgumentParser, add_version_argument, \
 from deconv_io.errors import InputError
 from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_outputs_distinct
+from legacy_tf1.original._guards import check_not_read
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -100,6 +101,8 @@ def _run(args, script_args=()):
         if args.verbose and getattr(e, "script_traceback", None):
             print(e.script_traceback, end="", file=sys.stderr)
         raise
+    # The script's own reads are known only now: refuse before writing anything.
+    check_not_read({"--dump": dump, "--save": save}, result.reads)
     if dump is not None:
         save_npz_atomic(dump, **result.dump_arrays())
     if save is not None:
