@@ -28,7 +28,10 @@ RUNS = {"tf1": "tf1_session", "tf2": "tf2_function", "tf2 fast": "tf2_fast_windo
 def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     quiet_tensorflow()
-    import_tensorflow()
+    tf = import_tensorflow()
+    # Each runner call prepares its own DeconvDemo (new kernels per seed):
+    # TensorFlow's notice about the traces that follow is expected here.
+    tf.get_logger().setLevel("ERROR")
     from migration_audit.bounds import error_over_bound
     from migration_audit.compare import relative_error
     from migration_audit.runners import IMAGE, REFERENCE, RUNNERS, TF1, claim_bound, \
