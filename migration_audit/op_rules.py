@@ -142,10 +142,15 @@ def _elementwise(p, prop, computed, count=1):
     return ((prop + g * computed) * _SAFETY + count * p.t, computed)
 
 
-def add(node, ins, out, p):
-    """Add/AddV2: e = e_x + e_y + u (m_x + e_x + m_y + e_y) + t (broadcasting)."""
+def add(node, ins, out, p, sign=1.0):
+    """Add/AddV2 (Sub: sign -1), broadcasting; |x^ + y^| <= |v_x + v_y| + e64_x + e64_y + e_x + e_y
+    (the shadow values, their float64 bounds, this pass's errors):
+    e = e_x + e_y + u |x^ + y^| + t.
+    """
     x, y = ins
-    return _elementwise(p, x.err + y.err, x.upper + y.upper)
+    shadow_sum = np.abs(x.value + sign * y.value) * (1 + 2 * FLOAT64_UNIT_ROUNDOFF)
+    computed = shadow_sum + (x.mag - np.abs(x.value)) + (y.mag - np.abs(y.value)) + x.err + y.err
+    return _elementwise(p, x.err + y.err, computed)
 
 
 def bias_add(node, ins, out, p):
@@ -181,8 +186,8 @@ def real_div(node, ins, out, p):
 
 
 def sub(node, ins, out, p):
-    """Sub: as Add."""
-    return add(node, ins, out, p)
+    """Sub: as Add, with y negated."""
+    return add(node, ins, out, p, sign=-1.0)
 
 
 def square(node, ins, out, p):
