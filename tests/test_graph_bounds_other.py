@@ -165,3 +165,15 @@ def test_bad_names_are_rejected():
         analyse_graph(graph_def, ["logits"], {"x": f32(2, 4)}, {})
     with pytest.raises(ValueError, match="'y' is not in the graph"):
         analyse_graph(graph_def, ["logits"], {"y": f32(2, 4)}, {"hidden/w": f32(4, 3)})
+
+
+def test_tensorflow_flushes_float64_subnormals_too():
+    # Why the shadow's bound keeps flush terms (with float64's smallest normal): TensorFlow's
+    # CPU kernels set flush-to-zero and denormals-are-zero, which act on float64 as well.
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float64, [2])
+        with tf.compat.v1.Session() as sess:
+            flushed = sess.run(x * tf.constant(1.0, tf.float64), {x: [1e-310, 1e-300]})
+    assert flushed[0] == 0.0 and flushed[1] == 1e-300
