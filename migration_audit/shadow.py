@@ -166,7 +166,10 @@ def shadow_run(nodes, order, fetches, feeds, sources):
     with tf.Graph().as_default() as graph:
         tf.compat.v1.import_graph_def(graph_def, name="")
         feed_dict = {}
+        needed = set(order)
         for name, value in feeds.items():
+            if name.split(":")[0] not in needed:  # fed or stored, but off the targets' paths
+                continue
             tensor = graph.get_tensor_by_name(name)
             dtype = tensor.dtype.as_numpy_dtype
             feed_dict[tensor] = np.asarray(value).astype(dtype)

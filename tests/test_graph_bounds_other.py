@@ -131,7 +131,13 @@ def _mlp(use_resource=True):
 def test_api_by_op_name_with_resource_and_ref_variables(use_resource):
     graph = _mlp(use_resource)
     x, w = f32(2, 4), f32(4, 3)
-    result = analyse_graph(graph.as_graph_def(), ["probs", "logits:0"], {"x": x}, {"hidden/w": w})
+    with graph.as_default():  # a variable and a placeholder off the targets' paths
+        import tensorflow as tf
+        tf.compat.v1.get_variable("unused", [2])
+        tf.compat.v1.placeholder(tf.float32, [], name="rate")
+    variables = {"hidden/w": w, "unused": f32(2)}
+    result = analyse_graph(graph.as_graph_def(), ["probs", "logits:0"],
+                           {"x": x, "rate": np.float32(0.5)}, variables)
     assert set(result) == {"probs:0", "logits:0"}
     logits = result["logits:0"]
     np.testing.assert_allclose(logits.shadow, x.astype(np.float64) @ w, rtol=1e-14)
