@@ -194,7 +194,7 @@ def _node_status(node, types, sources):
 
 def _propagate(nodes, order, types, shadow, sources, evaluator):
     """{tensor: (e32, e64)} for float tensors; {node name: reason} for nodes with no rule."""
-    errs, failed = {}, {}
+    errs, failed, sums = {}, {}, {}
     passes = (Pass(FLOAT32_UNIT_ROUNDOFF, FLUSH_LIMIT, evaluator),
               Pass(FLOAT64_UNIT_ROUNDOFF, op_rules.TINY64, evaluator))
     for name in order:
@@ -217,11 +217,11 @@ def _propagate(nodes, order, types, shadow, sources, evaluator):
             zero = np.zeros(np.shape(shadow[out]))
             errs[out] = (zero, zero)
             continue
-        errs[out] = _apply(node, inputs, out, types, shadow, errs, passes)
+        errs[out] = _apply(node, inputs, out, types, shadow, errs, passes, sums)
     return errs, failed
 
 
-def _operands(inputs, types, shadow, errs, index, p, arithmetic):
+def _operands(inputs, types, shadow, errs, index, p, arithmetic, sums):
     ops = []
     for i in inputs:
         value = shadow[i]
@@ -239,20 +239,27 @@ def _operands(inputs, types, shadow, errs, index, p, arithmetic):
             maybe = (lo - err < p.t) & (upper > 0)
             err = err + np.where(maybe, np.minimum(p.t, upper), 0.0)
         o = Operand(value, mag, lo, err)
-        o.is_float = True
+        o.is_float, o.folded = True, sums.get((i, index))
         ops.append(o)
     return ops
 
 
-def _apply(node, inputs, out, types, shadow, errs, passes):
-    """(e32, e64) of output 0 of one node, both passes, unbounded elements inf."""
+def _apply(node, inputs, out, types, shadow, errs, passes, sums):
+    """(e32, e64) of output 0 of one node, both passes, unbounded elements inf.
+
+    `sums` keeps, per (tensor, pass), the (n, S) of a sum of products (`op_rules._folded`).
+    """
     rule = RULES[node.op]
     value = np.asarray(shadow[out], np.float64)
     result = []
     for index, p in enumerate(passes):
-        ops = _operands(inputs, types, shadow, errs, index, p, node.op in ARITHMETIC)
+        ops = _operands(inputs, types, shadow, errs, index, p, node.op in ARITHMETIC, sums)
+        p.last_sum = None
         with np.errstate(all="ignore"):
             err, peak = rule(node, ops, value, p)
+        if p.last_sum is not None:
+            sums[(out, index)] = p.last_sum
+        with np.errstate(all="ignore"):
             err = np.broadcast_to(np.asarray(err, np.float64), value.shape)
             err = np.where(np.isnan(err) | ~np.isfinite(value), np.inf, err)
             if index == 0:  # float32 overflow anywhere in the op: unbounded
