@@ -158,7 +158,7 @@ def analyse_graph(graph_def, targets, feeds, variables):
         if nodes[name].op in ("Placeholder",) + VARIABLE_OPS and name not in sources:
             raise ValueError(f"Invalid feeds. Expected a value for {name!r} (on a target's path). "
                              f"Received: none.")
-    needed = set(targets)
+    needed = set(targets) | {f"{n}:0" for n in order if f"{n}:0" in types}
     for name in order:
         if name not in sources:
             needed.update(_data_inputs(nodes[name]))

@@ -7,8 +7,9 @@
 - placeholders, fed tensors and variables (`VarHandleOp`, `VariableV2`, `VarIsInitializedOp`
   aside) become float64 placeholders, fed with the float32 values cast to float64 (exact);
   `ReadVariableOp` becomes `Identity`;
-- `FusedBatchNormV3` (no float64 CPU kernel) in inference is decomposed into float64
-  primitives: y = (x - mean) * (scale * rsqrt(var + epsilon)) + offset;
+- `FusedBatchNormV3` (no float64 CPU kernel) is decomposed into float64 primitives:
+  y = (x - mean) * (scale * rsqrt(var + epsilon)) + offset (training mode: the batch's mean and
+  biased variance), outputs 0, 1 and (inference) 2;
 - control inputs and devices are dropped (only data flows to the targets).
 
 It imports the result into a fresh `tf.Graph()` and fetches every tensor the bound walk
@@ -144,8 +145,13 @@ def _decompose_batch_norm(node):
         s, m, o = base + "/s_c", base + "/mean_c", base + "/offset_c"
     nodes += [make(base + "/centred", "Sub", [x, m], T=DT_DOUBLE),
               make(base + "/scaled", "Mul", [base + "/centred", s], T=DT_DOUBLE),
-              make(node.name, "AddV2", [base + "/scaled", o], T=DT_DOUBLE)]
-    return nodes
+              make(base + "/y", "AddV2", [base + "/scaled", o], T=DT_DOUBLE)]
+    # Outputs 1 and 2 are the statistics used (inference: the inputs); training mode's output 2
+    # (the Bessel-corrected variance) and the reserve spaces are not provided.
+    outputs = [base + "/y", mean] + ([] if node.attr["is_training"].b else [var])
+    ident = make(node.name, "IdentityN", outputs)
+    ident.attr["T"].list.type.extend([DT_DOUBLE] * len(outputs))
+    return nodes + [ident]
 
 
 def shadow_run(nodes, order, fetches, feeds, sources):

@@ -183,3 +183,21 @@ def test_tensorflow_flushes_float64_subnormals_too():
         with tf.compat.v1.Session() as sess:
             flushed = sess.run(x * tf.constant(1.0, tf.float64), {x: [1e-310, 1e-300]})
     assert flushed[0] == 0.0 and flushed[1] == 1e-300
+
+
+def test_batch_norm_outputs_beyond_the_first_are_shadowed_but_unsupported():
+    import tensorflow as tf
+
+    with tf.Graph().as_default() as graph:
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3, 3, 2], name="x")
+        _, mean, var = tf.compat.v1.nn.fused_batch_norm(
+            x, tf.ones([2]), tf.zeros([2]), tf.constant([0.5, -1.0]), tf.constant([2.0, 3.0]),
+            is_training=False, name="bn")
+        tf.identity(mean * 1.0, name="mean_out")
+        tf.identity(var * 1.0, name="var_out")
+    result = analyse_graph(graph.as_graph_def(), ["mean_out", "var_out"], {"x": f32(2, 3, 3, 2)},
+                           {})
+    np.testing.assert_array_equal(result["mean_out:0"].shadow, [0.5, -1.0])
+    np.testing.assert_array_equal(result["var_out:0"].shadow, [2.0, 3.0])
+    assert result["mean_out:0"].unsupported == ("FusedBatchNormV3(output > 0)",)
+    assert result["mean_out:0"].bound is None
