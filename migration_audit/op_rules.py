@@ -234,6 +234,10 @@ def cast(node, ins, out, p):
     dst = node.attr["DstT"].type
     src = node.attr["SrcT"].type
     widths = {19: 11, 14: 8, 1: 24, 2: 53}  # DataType -> significand bits
+    if not x.is_float:  # an exact integer (or bool): rounds only beyond 2**bits (not in the shadow)
+        v = np.abs(np.asarray(x.value, np.float64))
+        bits = widths[dst] if p.u != FLOAT64_UNIT_ROUNDOFF else 53
+        return np.where(v <= 2.0**bits, 0.0, v * 2.0**-bits * _SAFETY), v * (1 + 2.0**-bits)
     if widths[dst] >= widths[src] or p.u == FLOAT64_UNIT_ROUNDOFF:
         return x.err, x.upper
     u_dst = 2.0 ** -widths[dst]

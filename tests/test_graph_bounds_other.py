@@ -201,3 +201,15 @@ def test_batch_norm_outputs_beyond_the_first_are_shadowed_but_unsupported():
     np.testing.assert_array_equal(result["var_out:0"].shadow, [2.0, 3.0])
     assert result["mean_out:0"].unsupported == ("FusedBatchNormV3(output > 0)",)
     assert result["mean_out:0"].bound is None
+
+
+def test_integers_cast_to_float_are_exact_up_to_two_to_the_24():
+    import tensorflow as tf
+
+    def build(x, i):
+        return x * tf.cast(i, x.dtype)
+    i = np.int32([3, -7, 2**24, 2**24 + 1, 2**30 + 3])
+    analysis, _ = check(build, {"x": np.ones(5, np.float32), "i": i}, xla=False)
+    u, scale = 2.0**-24, np.abs(analysis.shadow)
+    assert (analysis.bound[:3] <= 1.01 * u * scale[:3]).all()  # the product's rounding only
+    assert (analysis.bound[3:] >= 1.9 * u * scale[3:]).all()  # and the cast's
