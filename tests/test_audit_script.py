@@ -367,3 +367,30 @@ def test_subprocess_exit_statuses(folder, subprocess_env):
     assert good.returncode == 0 and good.stderr == "", good.stderr
     bad = run(str(folder / "mlp.py"), "--port", f"{folder / 'ports.py'}:wrong_axis")
     assert bad.returncode == 1 and bad.stderr == ""
+
+
+def test_the_demo_port_through_the_engine(tmp_path):
+    # The shipped original with its hard-coded image size made small (a test
+    # copy; the shipped file is untouched), its image an 8x6 PNG named
+    # timg.jpg (Pillow opens a file by its content).
+    from PIL import Image
+
+    from legacy_tf1.original import SHIPPED_SCRIPT
+    from migration_audit.demo_port import OP_NAMES
+
+    text = SHIPPED_SCRIPT.read_text(encoding="utf-8")
+    assert text.count("[1,750,500,3]") == 1
+    (tmp_path / "demo.py").write_text(text.replace("[1,750,500,3]", "[1,8,6,3]"),
+                                      encoding="utf-8")
+    pixels = np.random.default_rng(3).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "timg.jpg", format="PNG")
+    result = audit_script(tmp_path / "demo.py", "migration_audit.demo_port:tf2_port",
+                          compare={op: op for op in OP_NAMES})
+    assert result.passed and result.unsupported_ops == []
+    assert {r.claim for r in result.rows} == {"bound"}
+    # tf2.DeconvDemo runs the session's kernels (Conv2D, MaxPool,
+    # Conv2DBackpropInput) on the same shapes in this process and
+    # configuration: the same bytes by construction.
+    assert all(r.bit_identical for r in result.rows if r.name == "port vs tf1")
+    assert result.variables == {"Variable": [1, 8, 6, 3], "a": [3, 3, 3, 64],
+                                "a1": [3, 3, 3, 64]}
