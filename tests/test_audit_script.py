@@ -394,3 +394,23 @@ def test_the_demo_port_through_the_engine(tmp_path):
     assert all(r.bit_identical for r in result.rows if r.name == "port vs tf1")
     assert result.variables == {"Variable": [1, 8, 6, 3], "a": [3, 3, 3, 64],
                                 "a1": [3, 3, 3, 64]}
+
+
+def test_the_demo_report_has_the_same_header_and_row_fields(tmp_path):
+    from migration_audit.audit import run_audit
+    from migration_audit.report import SCHEMA_VERSION, report_dict, write_report_json, \
+        write_report_png
+
+    image = np.random.default_rng(5).integers(0, 256, (1, 5, 4, 3)).astype(np.float32)
+    result = run_audit(image, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_report_png(tmp_path / "report.png", result)
+    write_report_json(tmp_path / "report.json", report_dict(result, "in.png", 0, None))
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["schema_version"] == SCHEMA_VERSION and data["kind"] == "demo"
+    assert data["project_version"] and data["unsupported_ops"] == []
+    for row in data["comparisons"]:
+        assert len(row["worst_index"]) == len(row["shape"])
+        assert row["nonfinite"]["actual"] == 0 and row["tf1_tensor"] is None
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
