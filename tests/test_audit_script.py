@@ -414,3 +414,44 @@ def test_the_demo_report_has_the_same_header_and_row_fields(tmp_path):
         assert len(row["worst_index"]) == len(row["shape"])
         assert row["nonfinite"]["actual"] == 0 and row["tf1_tensor"] is None
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_demo_engine_skips_images_the_original_cannot_read():
+    from migration_audit.demo_engine import audit_shipped_script
+
+    result, why = audit_shipped_script(np.zeros((1, 7, 5, 3), np.float32),
+                                       np.zeros((3, 3, 3, 64), np.float32),
+                                       np.zeros((3, 3, 3, 64), np.float32))
+    assert result is None and why.startswith("the script reshapes its image to [1, 750, 500, 3]")
+    _, why = audit_shipped_script(np.full((1, 750, 500, 3), 0.5, np.float32), None, None)
+    assert why == "the script reads 8-bit pixels; this image's values are not integers 0..255"
+
+
+@pytest.mark.slow
+def test_demo_engine_on_the_packaged_image():
+    from deconv_io import default_image_path, load_image
+    from migration_audit.demo_engine import audit_shipped_script
+
+    rng = np.random.default_rng(11)
+    conv = rng.uniform(-0.3, 0.3, (3, 3, 3, 64)).astype(np.float32)
+    deconv = rng.uniform(-1, 1, (3, 3, 3, 64)).astype(np.float32)
+    images = np.asarray(load_image(default_image_path()), np.float32)[None]
+    result, why = audit_shipped_script(images, conv, deconv)
+    assert why is None and result.passed, [r.as_dict() for r in result.rows if not r.passed]
+    assert [(r.stage, r.name) for r in result.rows] == [
+        (stage, name) for stage in ("conv1", "pool", "output")
+        for name in ("tf2_port vs original_script", "original_script vs float64_shadow",
+                     "tf2_port vs float64_shadow")]
+    # The same TensorFlow kernels on the same shapes in one process and
+    # configuration: bit-identical by construction.
+    assert all(r.bit_identical for r in result.rows if r.expected == "original_script")
+
+
+@pytest.mark.parametrize("name", ["migration_audit.script_cli", "migration_audit.compare"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 1
