@@ -455,3 +455,20 @@ def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name),
                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted >= 1
+
+
+def test_help_and_version(capsys):
+    import importlib.metadata
+
+    assert main(["script", "--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"migration_audit script "
+                          f"{importlib.metadata.version('bilinear-deconv-migration')} (TensorFlow ")
+    assert main(["script", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--port", "--compare", "--run", "--variables", "--report", "--verbose",
+                 "--version", "Exit status"):
+        assert flag in out
+    assert main(["--help"]) == 0
+    assert "migration_audit script ORIGINAL.py --port PORT" in " ".join(
+        capsys.readouterr().out.split())
