@@ -46,7 +46,7 @@ def cannot_run(images):
 
 @contextlib.contextmanager
 def shipped_script_on(images):
-    """A temporary copy of the shipped script whose `timg.jpg` holds `images[0]`; yields its path."""
+    """A temporary copy of the shipped script, its `timg.jpg` holding `images[0]`: its path."""
     from PIL import Image
 
     from legacy_tf1.original import SHIPPED_SCRIPT

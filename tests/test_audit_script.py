@@ -253,6 +253,8 @@ def test_buggy_ports_fail_the_rows_their_bug_touches(folder, capsys, port, faili
             if not r["passed"]} == failing
     assert "verdict: FAIL" in out
     if port == "nan_out":
+        assert ("inf/NaN: probs port vs tf1: 1 in port, 0 in tf1, first at [0, 0]; they "
+                "disagree; 1 where tf1 is finite (1 failing)") in out.splitlines()
         row = next(r for r in data["comparisons"] if r["stage"] == "probs" and not r["passed"])
         assert row["nonfinite"] == {"actual": 1, "expected": 0, "where_expected_finite": 1,
                                     "failing": 1, "agree": False, "first_index": [0, 0]}
