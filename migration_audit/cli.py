@@ -11,8 +11,10 @@ The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
 the same Pillow decode both ports' command lines use, runs the TF1 port
 (which draws the kernels, or takes `--weights`), then TF2 eager,
 `tf.function`, XLA and the fast output path with those very kernels, and
-the float64 reference; it prints a table per stage and comparison and, with
-`--report DIR`, writes `DIR/report.json` and `DIR/report.png`.
+the float64 reference; on a 750x500 8-bit image, the published script and
+the TF2 port through the script engine (`migration_audit.demo_engine`). It
+prints a table per stage and comparison and, with `--report DIR`, writes
+`DIR/report.json` and `DIR/report.png`.
 
 Exit status: 0 when every comparison holds its claim (bit-identical by
 construction, or within the derived rounding bound), 1 when one does not,
@@ -33,10 +35,11 @@ from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argu
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
-from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
+from deconv_io.paths import check_input_file, check_output_file
+from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
-__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "SCRIPT", "build_convert_parser",
-           "build_parser", "check_report_dir", "main"]
+__all__ = ["CONVERT", "MATRIX", "PROG", "SCRIPT", "build_convert_parser", "build_parser",
+           "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
@@ -44,15 +47,7 @@ MATRIX = "matrix"
 SCRIPT = "script"
 KERAS_SUFFIX = ".weights.h5"
 
-#: The audit's default `--max-pixels` (the command lines of the ports use
-#: `deconv_io.images.DEFAULT_MAX_PIXELS`): the audit keeps every witness's
-#: stages in memory (four float32 copies of `conv1`, 64 channels, and the
-#: float64 reference's with its temporaries), about 4 KB per pixel, so
-#: larger images need `--max-pixels`.
-AUDIT_MAX_PIXELS = 2_000_000
-
 _MAX_SEED = 2**63 - 1
-_REPORT_FILES = ("report.json", "report.png")
 
 
 def build_parser():
@@ -62,7 +57,11 @@ def build_parser():
         description="Audit the TF1 -> TF2 migration: run the original TF1 graph and the "
                     "TF2 module (eager, tf.function, XLA, fast output path) on the same "
                     "image and kernels, plus a float64 NumPy reference, and compare every "
-                    "stage (conv1, pool, output, and the original's displayed picture).",
+                    "stage (conv1, pool, output, and the original's displayed picture). On a "
+                    "750x500 8-bit image (the default) the published script itself also runs, "
+                    "unchanged, through the script engine against the TF2 port and the "
+                    "float64 shadow of its own graph (rows tf2_port vs original_script, ... "
+                    "vs float64_shadow).",
         epilog=f"Also: {PROG} {MATRIX} [IMAGE] runs this audit in every CPU configuration "
                f"(oneDNN off/on, ISA caps, threads); see '{PROG} {MATRIX} --help'. "
                f"{PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
@@ -125,17 +124,6 @@ def build_convert_parser():
     return parser
 
 
-def check_report_dir(folder, inputs=(), names=_REPORT_FILES):
-    """Fails early unless `--report DIR` is, or can be made as, a folder for `names`."""
-    if folder is None:
-        return None
-    folder = check_output_dir(folder, "--report", inputs=inputs)
-    if is_dir(folder):
-        for name in names:
-            check_output_file(folder / name, "--report", inputs=inputs)
-    return folder
-
-
 def _summary(result):
     # Bit identity per pair of witnesses, over every stage they share.
     stages_by_pair = {}
@@ -190,8 +178,13 @@ def _run(args):
         nonfinite_lines, report_dict, ulp_note, write_report_json, write_report_png
 
     env = environment()
+
+    def progress(line):
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    progress(f"auditing {image_path}, image {image.shape}, one line per runner ...")
     # In a worker thread, so that a signal stops the audit mid-computation.
-    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights)
+    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights, log=progress)
     kernels = (f"from {args.weights}" if weights is not None
                else f"drawn by tf1_session (seed={args.seed})")
     print(environment_line(env))

@@ -229,8 +229,8 @@ def _rows(comparisons, passed, unsupported_ops, env):
 def report_dict(result, image_path, seed, weights_path, env=None):
     """Everything the demo's report.json holds, as a JSON-ready dict (`env`: `environment()`).
 
-    The demo's bounds are derived for each of its ops (`migration_audit.bounds`):
-    `unsupported_ops` is empty.
+    `unsupported_ops` lists the script engine's ops without a rule (none for
+    the demo's graph: its bounds are derived for each op).
     """
     bit_identical = [f"{c.stage} {c.name}" for c in result.comparisons if c.bit_identical]
     return {
@@ -242,7 +242,7 @@ def report_dict(result, image_path, seed, weights_path, env=None):
         "weights": None if weights_path is None else str(weights_path),
         "kernels_from": ("weights file" if weights_path is not None
                          else f"tf1_session Glorot draw (seed={seed})"),
-        **_rows(result.comparisons, result.passed, [], env),
+        **_rows(result.comparisons, result.passed, result.unsupported_ops, env),
         "bit_identical": bit_identical,
         "seconds": {name: round(s, 4) for name, s in result.seconds.items()},
         "skipped": dict(result.skipped),

@@ -134,7 +134,7 @@ def _run(args):
     quiet_tensorflow(args.verbose)
     from legacy_tf1.original.shim import read_script
 
-    from migration_audit.cli import check_report_dir
+    from migration_audit.options import check_report_dir
 
     if args.run is not None and args.run < 0:
         raise InputError(f"--run must be an int >= 0. Received: {args.run}")

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from migration_audit.matrix import Configuration, configurations, kernels_for
+from migration_audit.configurations import Configuration, configurations
+from migration_audit.matrix import kernels_for
 from migration_audit.report import cpu_fingerprint
 from tests.conftest import REPO
 
@@ -78,7 +79,11 @@ def test_matrix_runs_every_configuration_and_every_claim_holds(tmp_path, subproc
     witnesses = {a["witness"] for a in matrix["across"]}
     assert witnesses == {"tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast",
                          "keras_model"}
-    assert "verdict: PASS" in done.stdout and "tf1_session bits same as first" in done.stdout
+    assert "verdict: PASS" in done.stdout and "tf1 bits same as c1" in done.stdout
+    # The printed table fits in 100 columns; the heat map is a PNG.
+    assert max(len(line) for line in done.stdout.splitlines() if not line.startswith(
+        ("report: ", "verdict: ", str(image)))) <= 100
+    assert (report / "matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_matrix_refuses_bad_threads(subprocess_env):

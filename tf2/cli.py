@@ -209,8 +209,7 @@ def _run_single(args, image_path):
 
     demo = _make_demo(args, weights)
     images = image[None]
-    kernels = {"conv_kernel": demo.conv_kernel.numpy(),
-               "deconv_kernel": demo.deconv_kernel.numpy()}
+    kernels = demo.kernels()
     if plan.tiled:
         stages = {"output": _run_tiled(demo, images, plan, image_path, dump)}
     else:
