@@ -52,8 +52,10 @@ def positive_int(text):
 def version_text(prog):
     """The `--version` line: this project's version and the TensorFlow installed.
 
-    Read from the installed distributions' metadata, so TensorFlow is not
-    imported (`--version` stays as fast as `--help`).
+    The project's from `deconv_io._version` (its one source, also in a
+    source checkout that is not installed), TensorFlow's and Keras's from
+    their distributions' metadata, so TensorFlow is not imported
+    (`--version` stays as fast as `--help`).
 
     Example:
     >>> version_text("legacy_tf1").startswith("legacy_tf1 ")
@@ -67,7 +69,9 @@ def version_text(prog):
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    return (f"{prog} {version('bilinear-deconv-migration')} "
+    from deconv_io._version import __version__
+
+    return (f"{prog} {__version__} "
             f"(TensorFlow {version('tensorflow')}, Keras {version('keras')})")
 
 

@@ -1,10 +1,11 @@
 """The migration audit: the TF1 port and the TF2 module, compared stage by stage.
 
-`run_audit` feeds the same image and the same kernels to the faithful TF1
-port (`legacy_tf1`, graph and session) and to the TF2 module (`tf2`, eager,
-`tf.function`, XLA and the fast output path), adds an independent float64
-NumPy reference, and compares every stage; `python -m migration_audit`
-prints the table and writes `report.json` / `report.png`.
+`run_audit` feeds the same image and the same kernels to every runner of
+`RUNNERS` (the faithful TF1 port, graph and session; the TF2 module, eager,
+`tf.function`, XLA and the fast output path; the Keras model; the published
+script; an independent float64 NumPy reference), and compares every stage;
+`python -m migration_audit` prints the table and writes `report.json` /
+`report.png`.
 `audit_script` audits any TF1 script against its TF2 port, with bounds
 derived from the script's graph (`python -m migration_audit script`).
 `migration_audit.checkpoints` moves checkpoints across the migration
@@ -20,12 +21,15 @@ Example:
 True
 """
 
+from deconv_io._version import __version__
 from deconv_io.lazy import lazy_exports
 
 #: Public name -> the module that defines it.
 _WHERE = {
     "AuditResult": "migration_audit.audit",
     "run_audit": "migration_audit.audit",
+    "RUNNERS": "migration_audit.runners",
+    "Runner": "migration_audit.runners",
     "ScriptAuditResult": "migration_audit.script_audit",
     "audit_script": "migration_audit.script_audit",
     "Comparison": "migration_audit.compare",

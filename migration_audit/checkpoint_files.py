@@ -18,7 +18,7 @@ from deconv_io.errors import InputError
 from deconv_io.paths import check_input_file, check_output_file, folder_of, is_dir, same_file
 
 __all__ = ["DST_IN_FOLDER", "check_checkpoint_destination", "checkpoint_destination",
-           "checkpoint_source", "write_checkpoint_atomically"]
+           "checkpoint_source", "missing_folders_made", "write_checkpoint_atomically"]
 
 
 #: The prefix written inside DST when DST names an existing folder.
@@ -100,6 +100,45 @@ def checkpoint_destination(dst):
         raise InputError(f"DST {dst}: folder {dst.rstrip(os.sep)} does not exist (a DST "
                          "ending in / names a folder to write ckpt.index in)")
     return dst
+
+
+@contextlib.contextmanager
+def missing_folders_made(path, label="DST"):
+    """Creates the missing folders above `path`, as TensorFlow's `Saver.save` does.
+
+    For the block that writes `path`: if the block fails, the folders made
+    here are removed again (deepest first, only while empty), so a refused
+    or failed conversion leaves the disk as it found it.
+
+    Raises:
+        InputError: a folder cannot be made (a file in the way, no
+            permission), naming it.
+    """
+    missing = []
+    folder = folder_of(path)
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    made = []
+
+    def remove_made():
+        for made_folder in reversed(made):
+            with contextlib.suppress(OSError):
+                made_folder.rmdir()
+
+    for new_folder in reversed(missing):
+        try:
+            new_folder.mkdir()
+        except OSError as e:
+            remove_made()
+            raise InputError(f"{label} {path}: cannot create folder {new_folder}: "
+                             f"{e.strerror}") from None
+        made.append(new_folder)
+    try:
+        yield
+    except BaseException:
+        remove_made()
+        raise
 
 
 def check_checkpoint_destination(prefix, src_prefix):

@@ -115,12 +115,13 @@ def build_convert_parser():
     parser.add_argument("dst", metavar="DST",
                         help="the TF2 checkpoint prefix to write: DST.index and "
                              "DST.data-00000-of-00001 (an existing checkpoint there is "
-                             "replaced, the .index last). An existing folder gets DST/ckpt "
+                             "replaced, the .index last; missing folders are created, as "
+                             "TensorFlow's Saver does). An existing folder gets DST/ckpt "
                              "inside it; an empty DST, a DST ending in / that is not a "
                              "folder, or files of DST that are folders, devices or SRC's "
                              "own are refused")
     add_verbose_argument(parser)
-    add_version_argument(parser, PROG)
+    add_version_argument(parser, f"{PROG} {CONVERT}")
     return parser
 
 
@@ -206,7 +207,7 @@ def _run(args):
 
 def _convert_keras(args, to_keras):
     from deconv_io.atomic import TEMP_EXTRA_BYTES
-    from migration_audit.checkpoints import checkpoint_destination, checkpoint_source
+    from migration_audit.checkpoints import checkpoint_source
 
     if to_keras:
         if not str(args.dst).endswith(KERAS_SUFFIX):
@@ -217,7 +218,6 @@ def _convert_keras(args, to_keras):
         args.src = src
     else:
         src = check_input_file(args.src, "Keras weights file")
-        args.dst = checkpoint_destination(args.dst)
         check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0,
                           clean_stale=False)
         check_output_file(f"{args.dst}.data-00000-of-00001", "DST", inputs=(src,), extra=0,
@@ -235,12 +235,23 @@ def _convert_keras(args, to_keras):
 
 def _convert(args):
     quiet_tensorflow(args.verbose)
-    if str(args.dst).endswith(".h5") or str(args.src).endswith(".h5"):
-        return _convert_keras(args, to_keras=str(args.dst).endswith(".h5"))
-    from migration_audit.checkpoints import check_checkpoint_destination, \
-        checkpoint_destination, checkpoint_source
+    from migration_audit.checkpoint_files import missing_folders_made
+    from migration_audit.checkpoints import checkpoint_destination
 
-    dst = checkpoint_destination(args.dst)
+    keras = str(args.dst).endswith(".h5") or str(args.src).endswith(".h5")
+    to_keras = keras and str(args.dst).endswith(".h5")
+    if not to_keras:  # a TF checkpoint prefix, or a folder to write DST/ckpt in
+        args.dst = checkpoint_destination(args.dst)
+    # DST's missing folders are made, as TensorFlow's Saver does, and removed
+    # again if the conversion is refused or fails.
+    with missing_folders_made(args.dst):
+        return _convert_keras(args, to_keras) if keras else _convert_tf1_to_tf2(args)
+
+
+def _convert_tf1_to_tf2(args):
+    from migration_audit.checkpoints import check_checkpoint_destination, checkpoint_source
+
+    dst = args.dst
     src = checkpoint_source(args.src)
     check_checkpoint_destination(dst, src)
     import_tensorflow()

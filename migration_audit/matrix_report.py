@@ -122,7 +122,7 @@ def write_matrix_png(path, matrix):
     ax.set_xticks(range(len(keys)), keys, rotation=90, fontsize=7)
     ax.set_yticks(range(len(configs)), [c["name"] for c in configs], fontsize=8)
     fig.colorbar(image, ax=ax, extend="max",
-                 label="max |difference| / derived bound (0: bit-identical)")
+                 label="error / bound (0: bit-identical)")
     verdict = "PASS" if matrix["passed"] else "FAIL"
     ax.set_title(f"migration_audit matrix: {verdict} (red: over the bound; X: claim broken)",
                  fontsize=10)

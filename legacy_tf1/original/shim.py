@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from deconv_io.errors import InputError
+from legacy_tf1.original._idioms import script_idioms, script_traceback
 from legacy_tf1.original._contrib import (CONTRIB_LAYERS, UnsupportedContribError, _Namespace,
                                           contrib_variance_scaling_initializer,
                                           contrib_xavier_initializer)
@@ -290,7 +291,7 @@ def read_script(path):
     return path, code
 
 
-def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False,
+def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False, argv=(),
                variables=None, run_hook=None):
     """Runs a TF1 script file unchanged, through the shim, in a fresh graph.
 
@@ -302,6 +303,7 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False,
         show: let the script's `plt.show()` open a window.
         save_figure: keep the script's figure as PNG bytes (drawn at its
             first `plt.show()`, or at the end).
+        argv: the script's arguments (its `sys.argv[1:]`, its flags).
         variables: optional `{TF1 variable name: array}` (e.g. `"hidden/w"`):
             each named variable is created with this value instead of its
             initializer's (shape checked, cast to its dtype only where that
@@ -350,10 +352,11 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False,
     script_builtins["__import__"] = _make_import(tf_module)
     namespace = {"__name__": "__main__", "__file__": str(path), "__builtins__": script_builtins}
     saved_argv = sys.argv
-    sys.argv = [str(path)]
+    sys.argv = [str(path), *argv]
     try:
         with graph.as_default(), v1.variable_creator_scope(creator), \
-                _working_folder(path.parent), _pyplot_hooks(show, state):
+                _working_folder(path.parent), _pyplot_hooks(show, state), \
+                script_idioms(tf_module, namespace):
             try:
                 exec(code, namespace)
                 for session in sessions:  # left open by the script: read, then close
@@ -365,9 +368,9 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False,
             except Exception as e:  # the script's own failure, reported in one line
                 line = _script_line(e, str(path))
                 message = " ".join(str(e).splitlines())
-                raise InputError(
-                    f"{path.name} line {line}: {type(e).__name__}: {message}"
-                ) from None
+                error = InputError(f"{path.name} line {line}: {type(e).__name__}: {message}")
+                error.script_traceback = script_traceback(e, str(path))  # for --verbose
+                raise error from None
     finally:
         sys.argv = saved_argv
     missing = sorted(set(overrides) - used)
