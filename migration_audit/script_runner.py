@@ -206,13 +206,17 @@ def capture_script(script, tensors=(), run=None, variables=None, weights=None):
     """
     import contextlib
     import io
+    import warnings
 
     from legacy_tf1.original.shim import run_script
 
     if run is not None and run < 0:
         raise InputError(f"--run must be >= 0. Received: {run}")
     recorder = _Recorder(tensors, run)
-    with contextlib.redirect_stdout(io.StringIO()):
+    # The script's own output and warnings (TF1 deprecation notices) are not
+    # the audit's: its stdout is kept out of the table, its warnings off stderr.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         run_script(script, weights=weights, variables=variables, run_hook=recorder)
     if recorder.error is not None:
         raise recorder.error

@@ -474,3 +474,28 @@ def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     assert "migration_audit script ORIGINAL.py --port PORT" in " ".join(
         capsys.readouterr().out.split())
+
+
+def test_tf_layers_variables_by_name_and_no_warning_on_stderr(tmp_path, capsys):
+    (tmp_path / "layers.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        import tensorflow as tf
+
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        y = tf.layers.dense(x, 2, name="fc")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(y, {x: np.ones((2, 3), np.float32)})
+        """))
+    (tmp_path / "port.py").write_text(textwrap.dedent("""\
+        def port(inputs, variables):
+            return {"fc/BiasAdd": inputs["x"] @ variables["fc/kernel"] + variables["fc/bias"]}
+        """))
+    values = tmp_path / "v.npz"
+    np.savez(values, **{"fc/kernel": np.full((3, 2), 2, np.float32)})
+    status, out, err = _main(capsys, tmp_path / "layers.py", "--port",
+                             f"{tmp_path / 'port.py'}:port", "--variables", values)
+    assert (status, err) == (0, ""), out
+    capture = capture_script(tmp_path / "layers.py", ["fc/BiasAdd"],
+                             variables={"fc/kernel": np.full((3, 2), 2, np.float32)})
+    np.testing.assert_array_equal(capture.tensors["fc/BiasAdd:0"], np.full((2, 2), 6))
