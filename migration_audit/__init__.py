@@ -6,6 +6,8 @@
 script; an independent float64 NumPy reference), and compares every stage;
 `python -m migration_audit` prints the table and writes `report.json` /
 `report.png`.
+`audit_script` audits any TF1 script against its TF2 port, with bounds
+derived from the script's graph (`python -m migration_audit script`).
 `migration_audit.checkpoints` moves checkpoints across the migration
 (TF1 `Saver` <-> TF2 `tf.train.Checkpoint`).
 
@@ -28,6 +30,8 @@ _WHERE = {
     "run_audit": "migration_audit.audit",
     "RUNNERS": "migration_audit.runners",
     "Runner": "migration_audit.runners",
+    "ScriptAuditResult": "migration_audit.script_audit",
+    "audit_script": "migration_audit.script_audit",
     "Comparison": "migration_audit.compare",
     "relative_error": "migration_audit.compare",
     "demo_bounds": "migration_audit.bounds",

@@ -19,7 +19,15 @@ Per stage, each runner claimed against `tf1_session` is compared with it,
 then `tf1_session` and each runner claimed against the float64 reference
 with the reference; last, the original's `display` picture: the session's
 against `tf2_function`'s `output[0]`, and the published script's against
-the session's `output[0]`. The audit passes when every row's claim holds.
+the session's `output[0]`.
+
+Then the script engine (`migration_audit.demo_engine`, on a 750x500 8-bit
+image): the shipped original script, run unchanged with the same kernels
+set by name, against the TF2 port (`migration_audit.demo_port`) and the
+float64 shadow of the script's own graph, with bounds derived from that
+graph (rows `tf2_port vs original_script`, `original_script vs
+float64_shadow`, `tf2_port vs float64_shadow`). The audit passes when every
+row's claim holds.
 """
 
 import dataclasses
@@ -30,10 +38,13 @@ import numpy as np
 from deconv_io.dumps import STAGES
 from migration_audit import runners
 from migration_audit.compare import compare_arrays
+from migration_audit.demo_engine import audit_shipped_script
 from migration_audit.runners import IMAGE, REFERENCE, TF1, claim_bound, precision_bounds
 
 __all__ = ["AuditResult", "compare_witnesses", "run_audit", "run_witnesses"]
 
+#: The script engine's part of the audit (`migration_audit.demo_engine`).
+ENGINE = "script_engine"
 #: The runner whose `output[0]` checks the session's own `display` chain.
 DISPLAY_CHECK = "tf2_function"
 
@@ -51,6 +62,8 @@ class AuditResult:
         seconds: witness name -> wall time of its run (first calls include
             tracing and XLA compilation; information, not a benchmark).
         skipped: witness name -> why it did not run on this image.
+        unsupported_ops: ops without a rounding rule on the script engine's
+            paths (none for the demo's graph).
     """
 
     images: np.ndarray
@@ -59,6 +72,7 @@ class AuditResult:
     comparisons: list
     seconds: dict
     skipped: dict = dataclasses.field(default_factory=dict)
+    unsupported_ops: list = dataclasses.field(default_factory=list)
 
     @property
     def passed(self):
@@ -150,7 +164,7 @@ def run_witnesses(images, seed=None, weights=None, log=None):
     return kernels, witnesses, seconds, skipped
 
 
-def run_audit(images, seed=None, weights=None, log=None):
+def run_audit(images, seed=None, weights=None, log=None, engine=True):
     """Runs every audited runner on `images` and compares them.
 
     Args:
@@ -160,6 +174,11 @@ def run_audit(images, seed=None, weights=None, log=None):
         weights: optional `{"conv_kernel", "deconv_kernel"}` (either or
             both) to use instead of the TF1 port's initializers.
         log: called with one progress line per runner as it finishes.
+        engine: also audit the shipped original script against the TF2
+            port through the script engine (`migration_audit.demo_engine`:
+            rows `tf2_port vs original_script`, `... vs float64_shadow`,
+            bounds derived from the script's graph), where the script can
+            read the image (750x500, 8-bit); listed as skipped otherwise.
 
     Returns:
         An `AuditResult`.
@@ -174,6 +193,18 @@ def run_audit(images, seed=None, weights=None, log=None):
         images = images[np.newaxis]
     kernels, witnesses, seconds, skipped = run_witnesses(images, seed, weights, log)
     bounds = precision_bounds(images, kernels, exact_conv1=witnesses[REFERENCE]["conv1"])
+    comparisons = compare_witnesses(witnesses, bounds)
+    unsupported = []
+    if engine:
+        start = time.perf_counter()
+        result, why = audit_shipped_script(images, kernels["conv_kernel"],
+                                           kernels["deconv_kernel"], progress=log)
+        if result is None:
+            skipped[ENGINE] = why  # said in the summary, like a skipped runner
+        else:
+            comparisons += result.rows
+            unsupported = result.unsupported_ops
+            seconds[ENGINE] = time.perf_counter() - start
     return AuditResult(images=images, kernels=kernels, witnesses=witnesses,
-                       comparisons=compare_witnesses(witnesses, bounds), seconds=seconds,
-                       skipped=skipped)
+                       comparisons=comparisons, seconds=seconds, skipped=skipped,
+                       unsupported_ops=unsupported)

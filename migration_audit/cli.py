@@ -2,6 +2,7 @@
 
     python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
     python -m migration_audit matrix [IMAGE] [--report DIR]
+    python -m migration_audit script ORIGINAL.py --port PORT [--compare TENSOR=KEY ...]
     python -m migration_audit convert-checkpoint SRC DST
     python -m migration_audit convert-checkpoint SRC DST.weights.h5   (TF1 -> Keras)
     python -m migration_audit convert-checkpoint SRC.weights.h5 DST   (Keras -> TF1)
@@ -10,15 +11,18 @@ The audit reads one image (the packaged 750x500 `timg.jpg` by default) with
 the same Pillow decode both ports' command lines use, runs the TF1 port
 (which draws the kernels, or takes `--weights`), then TF2 eager,
 `tf.function`, XLA and the fast output path with those very kernels, and
-the float64 reference; it prints a table per stage and comparison and, with
-`--report DIR`, writes `DIR/report.json` and `DIR/report.png`.
+the float64 reference; on a 750x500 8-bit image, the published script and
+the TF2 port through the script engine (`migration_audit.demo_engine`). It
+prints a table per stage and comparison and, with `--report DIR`, writes
+`DIR/report.json` and `DIR/report.png`.
 
 Exit status: 0 when every comparison holds its claim (bit-identical by
 construction, or within the derived rounding bound), 1 when one does not,
 2 for bad input or usage (one line on stderr, no file written).
 
 `matrix` runs the audit once per CPU configuration (`migration_audit.matrix`).
-`matrix` and `convert-checkpoint` are recognised only as the first argument
+`script` audits any TF1 script against its port (`migration_audit.script_cli`).
+`matrix`, `script` and `convert-checkpoint` are recognised only as the first argument
 (an image file of that name is passed as `./matrix`).
 """
 
@@ -34,11 +38,13 @@ from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_output_file
 from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
-__all__ = ["CONVERT", "MATRIX", "PROG", "build_convert_parser", "build_parser", "main"]
+__all__ = ["CONVERT", "MATRIX", "PROG", "SCRIPT", "build_convert_parser", "build_parser",
+           "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
+SCRIPT = "script"
 KERAS_SUFFIX = ".weights.h5"
 
 _MAX_SEED = 2**63 - 1
@@ -51,13 +57,19 @@ def build_parser():
         description="Audit the TF1 -> TF2 migration: run the original TF1 graph and the "
                     "TF2 module (eager, tf.function, XLA, fast output path) on the same "
                     "image and kernels, plus a float64 NumPy reference, and compare every "
-                    "stage (conv1, pool, output, and the original's displayed picture).",
+                    "stage (conv1, pool, output, and the original's displayed picture). On a "
+                    "750x500 8-bit image (the default) the published script itself also runs, "
+                    "unchanged, through the script engine against the TF2 port and the "
+                    "float64 shadow of its own graph (rows tf2_port vs original_script, ... "
+                    "vs float64_shadow).",
         epilog=f"Also: {PROG} {MATRIX} [IMAGE] runs this audit in every CPU configuration "
                f"(oneDNN off/on, ISA caps, threads); see '{PROG} {MATRIX} --help'. "
                f"{PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
                f"(variables a, a1) to a TF2 checkpoint of tf2.DeconvDemo; see "
                f"'{PROG} {CONVERT} --help'. Exit status: 0 every comparison holds its claim "
-               "(bit-identical, or within its rounding bound), 1 some do not, 2 bad input.",
+               "(bit-identical, or within its rounding bound), 1 some do not, 2 bad input. "
+               f"{PROG} {SCRIPT} ORIGINAL.py --port PORT audits any TF1 script's migration "
+               f"(see '{PROG} {SCRIPT} --help').",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", default=None,
                         help="any image Pillow opens, used as convert('RGB') gives it "
@@ -129,8 +141,11 @@ def _summary(result):
     lines += [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
               f"not bit-identical: {', '.join(differing) or 'none'}"]
     if worst is not None:
+        from migration_audit.report import ULP_MEANINGFUL_BELOW
+
+        ulps = f"; {worst.ulps} ULPs" if 0 <= worst.ulps < ULP_MEANINGFUL_BELOW else ""
         lines.append(f"largest error/bound: {worst.error_over_bound:.3g} ({worst.stage} "
-                     f"{worst.name}; {worst.ulps} ULPs)")
+                     f"{worst.name}{ulps})")
     failed = [c for c in result.comparisons if not c.passed]
     if failed:
         lines.append(f"verdict: FAIL - {len(failed)} of {len(result.comparisons)} comparisons "
@@ -161,7 +176,7 @@ def _run(args):
     import_tensorflow()
     from migration_audit.audit import run_audit
     from migration_audit.report import environment, environment_line, format_table, \
-        report_dict, write_report_json, write_report_png
+        nonfinite_lines, report_dict, ulp_note, write_report_json, write_report_png
 
     env = environment()
 
@@ -176,6 +191,10 @@ def _run(args):
     print(environment_line(env))
     print(f"{image_path}: image {tuple(result.images.shape)}, kernels {kernels}")
     print(format_table(result.comparisons))
+    if ulp_note(result.comparisons):
+        print(ulp_note(result.comparisons))
+    for line in nonfinite_lines(result.comparisons):
+        print(line)
     print(_summary(result))
     if report_dir is not None:
         report_dir.mkdir(exist_ok=True)
@@ -268,6 +287,10 @@ def main(argv=None):
         from migration_audit.matrix import main as matrix_main
 
         return matrix_main(argv[1:])
+    if argv and argv[0] == SCRIPT:
+        from migration_audit.script_cli import main as script_main
+
+        return script_main(argv[1:])
     if argv and argv[0] == CONVERT:
         return parse_and_run(build_convert_parser(), argv[1:], _convert, PROG)
     return parse_and_run(build_parser(), argv, _run, PROG)

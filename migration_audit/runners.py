@@ -25,9 +25,6 @@ Example:
 
 import contextlib
 import io
-import shutil
-import tempfile
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -43,8 +40,6 @@ TF1, REFERENCE = "tf1_session", "float64_reference"
 #: The demo's one input, and its two variables.
 IMAGE = "image"
 KERNELS = ("conv_kernel", "deconv_kernel")
-#: The one image shape the original script accepts (its reshape is hard-coded).
-ORIGINAL_SHAPE = (1, 750, 500, 3)
 
 
 class CannotRun(ValueError):
@@ -224,36 +219,25 @@ def _reference(variables, names):
 
 
 def _original_cannot_run(inputs):
-    images = np.asarray(inputs[IMAGE])
-    if images.shape != ORIGINAL_SHAPE:
-        return (f"the script reshapes its image to {list(ORIGINAL_SHAPE)}; this input is "
-                f"{list(images.shape)}")
-    if not (np.array_equal(images, np.round(images)) and images.min() >= 0
-            and images.max() <= 255):
-        return "the script reads 8-bit pixels; this image's values are not integers 0..255"
-    return None
+    from migration_audit.demo_engine import cannot_run
+
+    return cannot_run(inputs[IMAGE])
 
 
 def _run_original(images, variables):
     """The published script, unchanged, on `images` with `variables`.
 
-    The script reads `timg.jpg` from its folder; it is copied to a temporary
-    folder beside the image, written losslessly (PNG bytes under the name
-    `timg.jpg`: Pillow opens a file by its content), so it reads exactly
-    the given pixels. Its standard output (the filter slices) is captured.
+    It runs on a copy beside the given pixels (`demo_engine.shipped_script_on`);
+    its standard output (the filter slices) is captured.
     """
     import tensorflow as tf
-    from PIL import Image
 
-    from legacy_tf1.original import SHIPPED_SCRIPT, run_script
+    from legacy_tf1.original import run_script
+    from migration_audit.demo_engine import shipped_script_on
 
     logger = tf.get_logger()
     level = logger.level
-    with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / SHIPPED_SCRIPT.name
-        shutil.copyfile(SHIPPED_SCRIPT, script)
-        Image.fromarray(np.asarray(images)[0].astype(np.uint8)).save(
-            script.parent / "timg.jpg", format="PNG")
+    with shipped_script_on(images) as script:
         logger.setLevel("ERROR")  # the script's own TF1 deprecation notices
         try:
             with contextlib.redirect_stdout(io.StringIO()):

@@ -29,6 +29,15 @@ def test_packaged_image_audit_has_both_witnesses_bit_identical():
         assert rows[(stage, "keras_model vs tf1_session")].bit_identical
     np.testing.assert_array_equal(result.witnesses["original_script"]["conv_kernel"],
                                   result.kernels["conv_kernel"])
+    # The script engine: the published script against the TF2 port and its
+    # graph's float64 shadow, per stage, with bounds derived from the graph.
+    engine = [(c.stage, c.name, c.claim) for c in result.comparisons
+              if "original_script" in c.name and c.stage != "display" or "tf2_port" in c.name]
+    assert engine == [(stage, name, "bound") for stage in ("conv1", "pool", "output")
+                      for name in ("tf2_port vs original_script",
+                                   "original_script vs float64_shadow",
+                                   "tf2_port vs float64_shadow")]
+    assert result.unsupported_ops == []
 
 
 def test_original_script_is_skipped_where_it_cannot_read_the_image():
@@ -42,4 +51,5 @@ def test_original_script_is_skipped_where_it_cannot_read_the_image():
     with pytest.raises(runners.CannotRun, match="original_script: the script reads 8-bit"):
         original(inputs, _kernels())
     assert not any("original_script" in c.name for c in result.comparisons)
+    assert "[1, 750, 500, 3]" in result.skipped["script_engine"]
     assert any(c.name == "keras_model vs tf1_session" for c in result.comparisons)
