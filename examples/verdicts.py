@@ -1,0 +1,173 @@
+"""Every example port audited in each CPU configuration: the table of docs/examples.md.
+
+    python -m examples.verdicts             # each configuration in a subprocess; markdown table
+    python -m examples.verdicts --here      # this process's configuration; one JSON line a port
+
+TensorFlow reads `TF_ENABLE_ONEDNN_OPTS` and `ONEDNN_MAX_CPU_ISA` once, when
+it loads, so each configuration is a child process of its own; the parent
+never imports TensorFlow. `CASES` is also the tests' table
+(tests/test_examples.py): each port with the stages its bug must fail.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["CASES", "CONFIGS", "Case", "audit_case", "main"]
+
+EXAMPLES = Path(__file__).resolve().parent
+ROOT = EXAMPLES.parent
+
+#: Configuration name -> the variables its child sets (None: unset there).
+CONFIGS = {
+    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": None},
+    "onednn-avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "onednn-default": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One port of one example script and the verdict it must get.
+
+    Attributes:
+        example: the folder under examples/ (`mlp`, `cnn`, ...).
+        port: the port's file name in that folder (its function is `port`).
+        stages: every stage (port key) the port returns, each a TF1 op name.
+        fails: the stages its bug must fail (empty for a correct port).
+    """
+
+    example: str
+    port: str
+    stages: tuple
+    fails: frozenset = frozenset()
+
+    @property
+    def script(self):
+        return EXAMPLES / self.example / "original.py"
+
+    @property
+    def port_spec(self):
+        return f"{EXAMPLES / self.example / self.port}:port"
+
+    @property
+    def name(self):
+        return f"{self.example}/{self.port}"
+
+
+_MLP = ("hidden/relu", "out/logits", "probs")
+_CNN = ("conv1/relu", "pool", "conv2/relu", "deconv/output")
+_SGD = ("layer1/tanh", "layer2/logits", "probs")
+_BN = ("conv/conv2d", "bn/relu", "pool", "dense/logits")
+
+CASES = (
+    Case("mlp", "port.py", _MLP),
+    Case("mlp", "alt_per_image.py", _MLP),
+    Case("mlp", "alt_float64.py", _MLP),
+    Case("mlp", "buggy_softmax_axis.py", _MLP, frozenset({"probs"})),
+    Case("mlp", "buggy_bias_after_relu.py", _MLP, frozenset(_MLP)),
+    Case("mlp", "buggy_float16.py", _MLP, frozenset(_MLP)),
+    Case("cnn", "port.py", _CNN),
+    Case("cnn", "alt_im2col.py", _CNN),
+    Case("cnn", "buggy_flipped_kernel.py", _CNN, frozenset({"deconv/output"})),
+    Case("cnn", "buggy_valid_padding.py", _CNN, frozenset({"conv2/relu", "deconv/output"})),
+    Case("sgd", "port.py", _SGD),
+    Case("sgd", "alt_float64.py", _SGD),
+    Case("sgd", "buggy_fresh_weights.py", _SGD, frozenset(_SGD)),
+    Case("batchnorm", "port.py", _BN),
+    Case("batchnorm", "alt_per_image.py", _BN),
+    Case("batchnorm", "buggy_batch_statistics.py", _BN, frozenset(_BN[1:])),
+)
+
+
+def _largest(values):
+    """The largest finite-or-infinite error/bound among `values` (None when there is none)."""
+    values = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    return max(values) if values else None
+
+
+def audit_case(case):
+    """Audits one case in this process; a JSON-ready summary of its rows."""
+    from migration_audit import audit_script
+
+    result = audit_script(case.script, case.port_spec)
+    rows = result.rows
+    return {
+        "port": case.name,
+        "passed": bool(result.passed),
+        "failing": sorted(r.stage for r in rows if not r.passed),
+        "claims": sorted({r.claim for r in rows}),
+        "worst_passing": _largest(r.error_over_bound for r in rows if r.passed),
+        "worst_failing": _largest(r.error_over_bound for r in rows if not r.passed),
+    }
+
+
+def _child_env(name):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    for key, value in CONFIGS[name].items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _run_configuration(name):
+    """`--here` in a child with configuration `name`: its summaries."""
+    proc = subprocess.run([sys.executable, "-m", "examples.verdicts", "--here"], cwd=ROOT,
+                          env=_child_env(name), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name}: the child failed:\n{proc.stderr[-2000:]}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def _cell(summary):
+    if summary["passed"]:
+        return f"pass ({summary['worst_passing']:.2g})"
+    worst = summary["worst_failing"]
+    worst = "shape" if worst is None else f"{worst:.2g}"
+    return f"FAIL at {', '.join(summary['failing'])} ({worst})"
+
+
+def format_table(results):
+    """The markdown table: port x configuration, each cell verdict (largest error/bound)."""
+    names = list(results)
+    lines = ["| port | expected | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for i, case in enumerate(CASES):
+        expected = "fail at " + ", ".join(sorted(case.fails)) if case.fails else "pass"
+        cells = [_cell(results[name][i]) for name in names]
+        lines.append(f"| `{case.name}` | {expected} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m examples.verdicts", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--here", action="store_true",
+                        help="audit every case in this process's configuration; JSON lines")
+    parser.add_argument("--configs", default="onednn-off,onednn-avx2,onednn-default",
+                        help="comma-separated configurations among " + ", ".join(CONFIGS))
+    args = parser.parse_args(argv)
+    if args.here:
+        for case in CASES:
+            print(json.dumps(audit_case(case)), flush=True)
+        return 0
+    names = args.configs.split(",")
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; expected among {list(CONFIGS)}")
+    results = {name: _run_configuration(name) for name in names}
+    print(format_table(results))
+    expected = all(bool(s["passed"]) == (not case.fails) and set(s["failing"]) == case.fails
+                   for summaries in results.values() for case, s in zip(CASES, summaries))
+    return 0 if expected else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
