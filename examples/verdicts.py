@@ -18,16 +18,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from migration_audit.matrix import Configuration
+
 __all__ = ["CASES", "CONFIGS", "Case", "audit_case", "main"]
 
 EXAMPLES = Path(__file__).resolve().parent
 ROOT = EXAMPLES.parent
 
-#: Configuration name -> the variables its child sets (None: unset there).
+#: The configurations a table can hold (the matrix's; all intra-op threads).
 CONFIGS = {
-    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": None},
-    "onednn-avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "onednn-default": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None},
+    "onednn-off": Configuration(False),
+    "onednn-avx2": Configuration(True, "AVX2"),
+    "onednn-default": Configuration(True),
 }
 
 
@@ -107,20 +109,11 @@ def audit_case(case):
     }
 
 
-def _child_env(name):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    for key, value in CONFIGS[name].items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
 def _run_configuration(name):
     """`--here` in a child with configuration `name`: its summaries."""
     proc = subprocess.run([sys.executable, "-m", "examples.verdicts", "--here"], cwd=ROOT,
-                          env=_child_env(name), capture_output=True, text=True, check=False)
+                          env=CONFIGS[name].child_env(),
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: the child failed:\n{proc.stderr[-2000:]}")
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
