@@ -43,6 +43,7 @@ from deconv_io.errors import InputError
 from legacy_tf1.original._contrib import (CONTRIB_LAYERS, UnsupportedContribError, _Namespace,
                                           contrib_variance_scaling_initializer,
                                           contrib_xavier_initializer)
+from legacy_tf1.original._variables import initial_value_by_name
 
 __all__ = [
     "CONTRIB_LAYERS",
@@ -140,17 +141,26 @@ def _no_op(*args, **kwargs):
     del args, kwargs
 
 
-def _make_session_class(v1, graph, runs, kernels, sessions):
+def _make_session_class(v1, graph, runs, kernels, sessions, run_hook=None):
     class Session(v1.Session):
-        """`tf.Session` inside the script: records every `run` and, on close, `a` and `a1`."""
+        """`tf.Session` inside the script: records every `run` and, on close, `a` and `a1`.
+
+        With a `run_hook`, each `run` is made through it:
+        `run_hook(session, base_run, fetches, feed_dict, options, run_metadata)`
+        returns what the script receives (`base_run` is the real `run`).
+        """
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             sessions.append(self)
 
         def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-            result = super().run(fetches, feed_dict=feed_dict, options=options,
-                                 run_metadata=run_metadata)
+            base_run = super().run
+            if run_hook is None:
+                result = base_run(fetches, feed_dict=feed_dict, options=options,
+                                  run_metadata=run_metadata)
+            else:
+                result = run_hook(self, base_run, fetches, feed_dict, options, run_metadata)
             runs.append(result)
             return result
 
@@ -160,6 +170,14 @@ def _make_session_class(v1, graph, runs, kernels, sessions):
             super().close()
 
     return Session
+
+
+def _named_overrides(weights, variables):
+    """`{variable name: array}` from the demo's `weights` and named `variables`."""
+    overrides = {name: weights[array] for name, array in WEIGHT_VARIABLES.items()
+                 if weights and array in weights}
+    overrides.update(variables or {})
+    return overrides
 
 
 def _make_import(tf_module):
@@ -272,7 +290,8 @@ def read_script(path):
     return path, code
 
 
-def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False):
+def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False,
+               variables=None, run_hook=None):
     """Runs a TF1 script file unchanged, through the shim, in a fresh graph.
 
     Args:
@@ -283,6 +302,12 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
         show: let the script's `plt.show()` open a window.
         save_figure: keep the script's figure as PNG bytes (drawn at its
             first `plt.show()`, or at the end).
+        variables: optional `{TF1 variable name: array}` (e.g. `"hidden/w"`):
+            each named variable is created with this value instead of its
+            initializer's (shape checked, cast to its dtype only where that
+            is exact). `weights` are the demo's names for `a` and `a1`.
+        run_hook: optional callable through which every `Session.run` of
+            the script is made (see `_make_session_class`).
 
     Returns:
         A `ScriptResult`.
@@ -290,7 +315,8 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
     Raises:
         InputError: the file is missing or not Python; the script raised (the
             message names its line); `--weights` given but the script made no
-            variable `a` / `a1`, or one of another shape.
+            variable `a` / `a1` (or one named in `variables`), or one of
+            another shape or dtype.
         UnsupportedContribError: the script used an unsupported contrib name.
     """
     import tensorflow as tf
@@ -299,29 +325,20 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
     v1 = tf.compat.v1
     runs, kernels, sessions = [], {}, []
     state = {"display": None, "figure_png": None, "shown": False, "save_figure": save_figure}
-    overrides = dict(weights or {})
+    overrides = _named_overrides(weights, variables)
     used = set()
     graph = tf.Graph()
 
     def creator(next_creator, **kwargs):
-        array_name = WEIGHT_VARIABLES.get(kwargs.get("name"))
-        if array_name in overrides:
-            value = np.asarray(overrides[array_name], dtype=np.float32)
-            shape = kwargs.get("shape")
-            if shape is not None and tuple(tf.TensorShape(shape).as_list()) != value.shape:
-                raise InputError(
-                    f"--weights: the script's variable '{kwargs['name']}' has shape "
-                    f"{tf.TensorShape(shape).as_list()}, the file's {array_name} "
-                    f"{list(value.shape)}"
-                )
-            kwargs["initial_value"] = value
-            used.add(array_name)
+        if overrides:
+            kwargs["initial_value"] = initial_value_by_name(
+                graph, kwargs, overrides, used, "--weights" if weights else "variables")
         return next_creator(**kwargs)
 
     contrib = _Namespace("tf.contrib", {"layers": _Namespace("tf.contrib.layers", CONTRIB_LAYERS)})
     tf_module = _TensorFlowV1(v1, {
         "contrib": contrib,
-        "Session": _make_session_class(v1, graph, runs, kernels, sessions),
+        "Session": _make_session_class(v1, graph, runs, kernels, sessions, run_hook),
         # The run is already in graph mode; these would switch the whole process.
         "disable_eager_execution": _no_op,
         "disable_v2_behavior": _no_op,
@@ -354,8 +371,12 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
     finally:
         sys.argv = saved_argv
     missing = sorted(set(overrides) - used)
-    if missing:
-        names = [n for n, a in WEIGHT_VARIABLES.items() if a in missing]
+    if missing and weights:
+        names = [n for n in WEIGHT_VARIABLES if n in missing]
         raise InputError(f"--weights: the script created no variable named {names}")
+    if missing:
+        created = sorted(v.op.name for v in graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
+        raise InputError(f"variables: the script created no variable named {missing}; its "
+                         f"variables: {created}")
     return ScriptResult(runs=runs, display=state["display"], kernels=kernels,
                         figure_png=state["figure_png"], shown=state["shown"])
