@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from examples.verdicts import CASES, EXAMPLES
-from migration_audit import audit_script
+from migration_audit.script_audit import audit_script
 from tests.conftest import REPO
 
 CNN_STAGES = next(case.stages for case in CASES if case.name == "cnn/port.py")
@@ -24,24 +24,35 @@ def _case_id(case):
     return case.name.removesuffix(".py")
 
 
+#: The engine's rows for each stage: (actual, expected).
+PAIRS = (("port", "tf1"), ("tf1", "float64 shadow"), ("port", "float64 shadow"))
+
+
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_port_verdict(case):
     result = audit_script(case.script, case.port_spec)
-    rows = {row.stage: row for row in result.rows}
-    assert sorted(rows) == sorted(case.stages)  # every stage the port returns is compared
-    for stage, row in rows.items():
+    rows = {(row.stage, row.actual, row.expected): row for row in result.rows}
+    # Every stage the port returns is compared, each in all three rows.
+    assert sorted(rows) == sorted((stage, *pair) for stage in case.stages for pair in PAIRS)
+    assert len(rows) == len(result.rows)
+    for (stage, _, _), row in rows.items():
         assert row.tf1_tensor == f"{stage}:0"
-    failing = {stage for stage, row in rows.items() if not row.passed}
-    assert failing == case.fails
+    # The bug fails the port's rows at the stages it touches (against TF1 and
+    # against float64) and nowhere else: upstream stages pass; TF1 itself
+    # always lies within its bound of the float64 shadow.
+    failing = {key for key, row in rows.items() if not row.passed}
+    assert failing == {(stage, "port", expected) for stage in case.fails
+                       for expected in ("tf1", "float64 shadow")}
     assert result.passed == (not case.fails)
     # No silent tolerance: every op on these paths has a rule, so every row's
     # claim (the failing ones' included) is the bound derived from the graph.
-    assert {stage: row.claim for stage, row in rows.items()} == dict.fromkeys(rows, "bound")
-    for stage, row in rows.items():
+    assert result.unsupported_ops == []
+    assert {key: row.claim for key, row in rows.items()} == dict.fromkeys(rows, "bound")
+    for key, row in rows.items():
         if row.passed:
-            assert row.error_over_bound <= 1.0, stage
-        elif row.error_over_bound is not None:  # None: the shapes differ
-            assert row.error_over_bound > 1.0, stage
+            assert row.error_over_bound <= 1.0, key
+        else:  # inf where the shapes differ
+            assert row.error_over_bound > 1.0, key
 
 
 def _cli(port, tmp_path, env):
