@@ -5,6 +5,8 @@ port (`legacy_tf1`, graph and session) and to the TF2 module (`tf2`, eager,
 `tf.function`, XLA and the fast output path), adds an independent float64
 NumPy reference, and compares every stage; `python -m migration_audit`
 prints the table and writes `report.json` / `report.png`.
+`audit_script` audits any TF1 script against its TF2 port, with bounds
+derived from the script's graph (`python -m migration_audit script`).
 `migration_audit.checkpoints` moves checkpoints across the migration
 (TF1 `Saver` <-> TF2 `tf.train.Checkpoint`).
 
@@ -24,6 +26,8 @@ from deconv_io.lazy import lazy_exports
 _WHERE = {
     "AuditResult": "migration_audit.audit",
     "run_audit": "migration_audit.audit",
+    "ScriptAuditResult": "migration_audit.script_audit",
+    "audit_script": "migration_audit.script_audit",
     "Comparison": "migration_audit.compare",
     "relative_error": "migration_audit.compare",
     "demo_bounds": "migration_audit.bounds",

@@ -2,6 +2,7 @@
 
     python -m migration_audit [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
     python -m migration_audit matrix [IMAGE] [--report DIR]
+    python -m migration_audit script ORIGINAL.py --port PORT [--compare TENSOR=KEY ...]
     python -m migration_audit convert-checkpoint SRC DST
     python -m migration_audit convert-checkpoint SRC DST.weights.h5   (TF1 -> Keras)
     python -m migration_audit convert-checkpoint SRC.weights.h5 DST   (Keras -> TF1)
@@ -18,7 +19,8 @@ construction, or within the derived rounding bound), 1 when one does not,
 2 for bad input or usage (one line on stderr, no file written).
 
 `matrix` runs the audit once per CPU configuration (`migration_audit.matrix`).
-`matrix` and `convert-checkpoint` are recognised only as the first argument
+`script` audits any TF1 script against its port (`migration_audit.script_cli`).
+`matrix`, `script` and `convert-checkpoint` are recognised only as the first argument
 (an image file of that name is passed as `./matrix`).
 """
 
@@ -33,12 +35,13 @@ from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
 
-__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "build_convert_parser",
+__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "SCRIPT", "build_convert_parser",
            "build_parser", "check_report_dir", "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
+SCRIPT = "script"
 KERAS_SUFFIX = ".weights.h5"
 
 #: The audit's default `--max-pixels` (the command lines of the ports use
@@ -65,7 +68,9 @@ def build_parser():
                f"{PROG} {CONVERT} SRC DST converts a TF1 checkpoint of the original "
                f"(variables a, a1) to a TF2 checkpoint of tf2.DeconvDemo; see "
                f"'{PROG} {CONVERT} --help'. Exit status: 0 every comparison holds its claim "
-               "(bit-identical, or within its rounding bound), 1 some do not, 2 bad input.",
+               "(bit-identical, or within its rounding bound), 1 some do not, 2 bad input. "
+               f"{PROG} {SCRIPT} ORIGINAL.py --port PORT audits any TF1 script's migration "
+               f"(see '{PROG} {SCRIPT} --help').",
     )
     parser.add_argument("image", nargs="?", metavar="IMAGE", default=None,
                         help="any image Pillow opens, used as convert('RGB') gives it "
@@ -147,8 +152,11 @@ def _summary(result):
     lines += [f"bit-identical at every stage: {', '.join(identical) or 'none'}",
               f"not bit-identical: {', '.join(differing) or 'none'}"]
     if worst is not None:
+        from migration_audit.report import ULP_MEANINGFUL_BELOW
+
+        ulps = f"; {worst.ulps} ULPs" if 0 <= worst.ulps < ULP_MEANINGFUL_BELOW else ""
         lines.append(f"largest error/bound: {worst.error_over_bound:.3g} ({worst.stage} "
-                     f"{worst.name}; {worst.ulps} ULPs)")
+                     f"{worst.name}{ulps})")
     failed = [c for c in result.comparisons if not c.passed]
     if failed:
         lines.append(f"verdict: FAIL - {len(failed)} of {len(result.comparisons)} comparisons "
@@ -179,7 +187,7 @@ def _run(args):
     import_tensorflow()
     from migration_audit.audit import run_audit
     from migration_audit.report import environment, environment_line, format_table, \
-        report_dict, write_report_json, write_report_png
+        report_dict, ulp_note, write_report_json, write_report_png
 
     env = environment()
     # In a worker thread, so that a signal stops the audit mid-computation.
@@ -189,6 +197,8 @@ def _run(args):
     print(environment_line(env))
     print(f"{image_path}: image {tuple(result.images.shape)}, kernels {kernels}")
     print(format_table(result.comparisons))
+    if ulp_note(result.comparisons):
+        print(ulp_note(result.comparisons))
     print(_summary(result))
     if report_dir is not None:
         report_dir.mkdir(exist_ok=True)
@@ -272,6 +282,10 @@ def main(argv=None):
         from migration_audit.matrix import main as matrix_main
 
         return matrix_main(argv[1:])
+    if argv and argv[0] == SCRIPT:
+        from migration_audit.script_cli import main as script_main
+
+        return script_main(argv[1:])
     if argv and argv[0] == CONVERT:
         return parse_and_run(build_convert_parser(), argv[1:], _convert, PROG)
     return parse_and_run(build_parser(), argv, _run, PROG)

@@ -32,11 +32,13 @@ class PortError(InputError):
         self.frames = frames
 
 
-def port_traceback(error, origin=None):
-    """The traceback of `error`, only the frames of files other than this package's."""
+def port_traceback(error):
+    """The traceback of `error`: the port's own frames (not this package's, the import
+    machinery's or installed libraries')."""
     here = str(Path(__file__).resolve().parent)
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not f.filename.startswith(here) and "importlib" not in f.filename]
+              if not f.filename.startswith((here, "<frozen"))
+              and "site-packages" not in f.filename and "importlib" not in f.filename]
     text = "".join(traceback.format_list(frames))
     return "Traceback (the port's frames):\n" + text + "".join(
         traceback.format_exception_only(type(error), error))

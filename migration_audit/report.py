@@ -15,9 +15,12 @@ import numpy as np
 from deconv_io import atomic_path, normalize_for_display, write_bytes_atomic
 from deconv_io.display import quiet_imshow_clipping
 
-__all__ = ["COLUMNS", "ISA_FLAGS", "cpu_fingerprint", "environment", "environment_line",
-           "format_table", "onednn_enabled", "report_dict", "write_report_json",
-           "write_report_png"]
+__all__ = ["COLUMNS", "ISA_FLAGS", "SCHEMA_VERSION", "cpu_fingerprint", "environment",
+           "environment_line", "format_table", "onednn_enabled", "report_dict", "report_header",
+           "script_report_dict", "ulp_note", "write_report_json", "write_report_png"]
+
+#: report.json's layout version (docs/report.md describes every field).
+SCHEMA_VERSION = 2
 
 #: The table's columns, as printed and as named in report.json.
 COLUMNS = ("stage", "comparison", "shape", "dtype", "max abs diff", "max rel diff", "ULPs",
@@ -30,17 +33,40 @@ def _figure(value):
     return f"{value:.3g}"
 
 
+#: A ULP distance of a binade or more (2**23 float32 values) means the two
+#: values at that element differ by a factor of about 2: an element near
+#: zero, where a ULP is no unit of error. The table shows "-" there.
+ULP_MEANINGFUL_BELOW = 2**23
+#: The line printed under a table that shows "-" for ULPs.
+ULP_NOTE = ("ULPs: '-' where the largest distance is 2**23 float32 ULPs or more (an element "
+            "near zero, where ULPs measure nothing); error/bound is the verdict's measure")
+
+
+def _ulps(comparison):
+    if comparison.ulps < 0:
+        return "n/a"
+    return str(comparison.ulps) if comparison.ulps < ULP_MEANINGFUL_BELOW else "-"
+
+
+def ulp_note(comparisons):
+    """`ULP_NOTE` when the table hides some row's ULPs, else None."""
+    hidden = any(c.ulps >= ULP_MEANINGFUL_BELOW for c in comparisons)
+    return ULP_NOTE if hidden else None
+
+
 def _row(comparison):
     identical = {True: "yes", False: "no", None: "n/a"}[comparison.bit_identical]
     shape = str(comparison.shape)
-    if comparison.shape != comparison.expected_shape:
+    if comparison.missing:
+        shape = f"missing (expected {comparison.expected_shape})"
+    elif comparison.shape != comparison.expected_shape:
         shape = f"{comparison.shape} != {comparison.expected_shape}"
     ratio = _figure(comparison.error_over_bound)
     if comparison.unbounded:
         ratio += f" ({comparison.unbounded} unbounded)"
     return (comparison.stage, comparison.name, shape, comparison.dtype,
             _figure(comparison.max_abs_diff), _figure(comparison.max_rel_diff),
-            str(comparison.ulps), identical, comparison.claim, _figure(comparison.bound), ratio,
+            _ulps(comparison), identical, comparison.claim, _figure(comparison.bound), ratio,
             "ok" if comparison.passed else "FAIL")
 
 
@@ -168,51 +194,67 @@ def environment_line(env):
             f"Pillow {env['pillow']}")
 
 
+def report_header():
+    """The fields every report.json starts with: its schema and the project's version."""
+    return {"schema_version": SCHEMA_VERSION, "project": "bilinear-deconv-migration",
+            "project_version": _version("bilinear-deconv-migration")}
+
+
+def _rows(comparisons, passed, unsupported_ops, env):
+    return {
+        "passed": passed,
+        "columns": list(COLUMNS),
+        "comparisons": [c.as_dict() for c in comparisons],
+        "unsupported_ops": list(unsupported_ops),
+        "environment": environment() if env is None else env,
+    }
+
+
 def report_dict(result, image_path, seed, weights_path, env=None):
-    """Everything report.json holds, as a JSON-ready dict (`env`: `environment()`)."""
+    """Everything the demo's report.json holds, as a JSON-ready dict (`env`: `environment()`).
+
+    The demo's bounds are derived for each of its ops (`migration_audit.bounds`):
+    `unsupported_ops` is empty.
+    """
     bit_identical = [f"{c.stage} {c.name}" for c in result.comparisons if c.bit_identical]
     return {
+        **report_header(),
+        "kind": "demo",
         "image": str(image_path),
         "images_shape": list(result.images.shape),
         "seed": seed,
         "weights": None if weights_path is None else str(weights_path),
         "kernels_from": ("weights file" if weights_path is not None
                          else f"tf1_session Glorot draw (seed={seed})"),
-        "passed": result.passed,
-        "columns": list(COLUMNS),
-        "comparisons": [c.as_dict() for c in result.comparisons],
+        **_rows(result.comparisons, result.passed, [], env),
         "bit_identical": bit_identical,
         "seconds": {name: round(s, 4) for name, s in result.seconds.items()},
         "skipped": dict(result.skipped),
-        "environment": environment() if env is None else env,
+    }
+
+
+def script_report_dict(result, variables_path=None, env=None):
+    """Everything a script audit's report.json holds (`result`: a `ScriptAuditResult`)."""
+    return {
+        **report_header(),
+        "kind": "script",
+        "script": str(result.script),
+        "port": result.port,
+        "run_index": result.run_index,
+        "runs": result.runs,
+        "inputs": dict(result.inputs),
+        "variables": dict(result.variables),
+        "variables_file": None if variables_path is None else str(variables_path),
+        "compared": dict(result.compared),
+        **_rows(result.rows, result.passed, result.unsupported_ops, env),
+        "unsupported_by_tensor": dict(result.unsupported_by_tensor),
+        "extra_outputs": list(result.extra_outputs),
     }
 
 
 def write_report_json(path, report):
     """Writes `report` (a dict) as indented JSON, atomically."""
     write_bytes_atomic(path, (json.dumps(report, indent=2) + "\n").encode())
-
-
-def _heat_map(fig, ax, actual, expected, title):
-    """|actual - expected| max over channels, with a colour bar showing its scale."""
-    if actual.shape != expected.shape:
-        ax.text(0.5, 0.5, f"shapes differ:\n{actual.shape} vs {expected.shape}",
-                ha="center", va="center", fontsize=10, transform=ax.transAxes)
-        ax.set_title(title, fontsize=9)
-        return
-    magnitude = np.abs(np.asarray(actual, np.float64) - expected).max(axis=-1)
-    top = float(magnitude.max())
-    picture = ax.imshow(magnitude, cmap="magma", vmin=0.0, vmax=top if top > 0 else 1.0,
-                        interpolation="nearest")
-    ticks = [0.0, top / 2, top] if top > 0 else [0.0]
-    bar = fig.colorbar(picture, ax=ax, orientation="horizontal", fraction=0.05, pad=0.03,
-                       ticks=ticks, format=lambda value, _: _figure(value))
-    bar.ax.tick_params(labelsize=8)
-    bar.set_label("|difference|, max over RGB", fontsize=8)
-    if top == 0:
-        ax.text(0.5, 0.5, "no difference\n(every value equal)", color="white",
-                ha="center", va="center", fontsize=10, transform=ax.transAxes)
-    ax.set_title(f"{title}\nmax {_figure(top)}", fontsize=9)
 
 
 def _output_title(name, output):
@@ -225,48 +267,50 @@ def write_report_png(path, result):
 
     Top row: the input image, then the TF1 and the TF2 (`tf.function`)
     outputs as the original showed them (raw floats passed to `imshow`,
-    which clips them to [0, 1], mostly saturated). Middle row: the two
-    outputs rescaled to their own min..max so a person can see them. Bottom
-    row: |TF2 - TF1|, |XLA - TF1| and |float64 reference - TF1| (or |fast -
-    TF1| without the reference), each the max over RGB, with its colour bar
-    (or the two shapes, where they differ).
+    which clips them to [0, 1], mostly saturated). Second row: the two
+    outputs rescaled to their own min..max so a person can see them. Below:
+    every stage's verdict panel (`migration_audit.report_png`): error/bound
+    of each comparison along the elements, the bound (=1) and each row's
+    worst element marked.
     """
     import matplotlib.pyplot as plt
+
+    from migration_audit.report_png import draw_stage_panel, stage_order
 
     quiet_imshow_clipping()
     tf1 = result.witnesses["tf1_session"]["output"][0]
     tf2 = result.witnesses["tf2_function"]["output"][0]
-    xla = result.witnesses["tf2_xla"]["output"][0]
-    third = (result.witnesses["float64_reference"]["output"][0], tf1,
-             "|float64 reference - tf1_session|")
-    height, width = tf1.shape[:2]
-    panel = 3.2
-    aspect = height / width
-    fig, axes = plt.subplots(3, 3, figsize=(3 * panel + 1.5, 3 * panel * min(max(aspect, 0.4), 2.5)
-                                            + 1.2))
+    stages = stage_order(result.comparisons)
+    panel_lines = (len(stages) + 1) // 2
+    fig = plt.figure(figsize=(13.0, 7.0 + 4.2 * panel_lines))
+    grid = fig.add_gridspec(2 + panel_lines, 6, height_ratios=[1, 1] + [1.3] * panel_lines)
+    pictures = [fig.add_subplot(grid[line, 2 * col:2 * col + 2]) for line in range(2)
+                for col in range(3)]
     image = np.clip(result.images[0] / 255.0, 0.0, 1.0)
-    shown = [(axes[0][0], image, f"input {result.images.shape[1]}x{result.images.shape[2]}"),
-             (axes[0][1], tf1, "tf1_session output[0]\nas the original showed it"),
-             (axes[0][2], tf2, "tf2_function output[0]\nas the original showed it"),
-             (axes[1][1], normalize_for_display(tf1), _output_title("tf1_session", tf1)),
-             (axes[1][2], normalize_for_display(tf2), _output_title("tf2_function", tf2))]
+    shown = [(pictures[0], image, f"input {result.images.shape[1]}x{result.images.shape[2]}"),
+             (pictures[1], tf1, "tf1_session output[0]\nas the original showed it"),
+             (pictures[2], tf2, "tf2_function output[0]\nas the original showed it"),
+             (pictures[4], normalize_for_display(tf1), _output_title("tf1_session", tf1)),
+             (pictures[5], normalize_for_display(tf2), _output_title("tf2_function", tf2))]
     for ax, picture, title in shown:
         ax.imshow(picture, interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    axes[1][0].axis("off")
-    axes[1][0].text(0.5, 0.5, "raw float output:\nimshow clips to [0, 1]\n\nbelow it: rescaled\n"
-                    "to its own min..max", ha="center", va="center", fontsize=9,
-                    transform=axes[1][0].transAxes)
-    _heat_map(fig, axes[2][0], tf2, tf1, "|tf2_function - tf1_session|")
-    _heat_map(fig, axes[2][1], xla, tf1, "|tf2_xla - tf1_session|")
-    _heat_map(fig, axes[2][2], *third)
-    for ax in axes.flat:
+    pictures[3].text(0.5, 0.5, "raw float output:\nimshow clips to [0, 1]\n\nbeside it: "
+                     "rescaled\nto its own min..max\n\nbelow: each stage's\nerror/bound "
+                     "(the verdict)", ha="center", va="center", fontsize=9,
+                     transform=pictures[3].transAxes)
+    for ax in pictures:
         ax.set_xticks([])
         ax.set_yticks([])
+        if ax is pictures[3]:
+            ax.axis("off")
+    for i, stage in enumerate(stages):
+        ax = fig.add_subplot(grid[2 + i // 2, 3 * (i % 2):3 * (i % 2) + 3])
+        draw_stage_panel(ax, stage, [c for c in result.comparisons if c.stage == stage])
     failed = sum(not c.passed for c in result.comparisons)
     verdict = "PASS" if failed == 0 else f"FAIL ({failed} comparisons out of tolerance)"
-    fig.suptitle(f"Migration audit: {verdict}; output {tuple(result.witnesses['tf1_session']['output'].shape)}",
-                 fontsize=11)
+    fig.suptitle(f"Migration audit: {verdict}; output "
+                 f"{tuple(result.witnesses['tf1_session']['output'].shape)}", fontsize=11)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

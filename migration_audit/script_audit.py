@@ -202,7 +202,11 @@ def audit_script(script, port, compare=None, run=None, variables=None, progress=
                              "that one run captures everything")
         names = {resolve_tensor(capture.graph, k).name: k for k in keys}
     _progress(progress, f"float64 shadow and rounding bounds of {len(names)} tensor(s) ...")
-    analyses = analyse_graph(capture.graph_def, list(names), capture.inputs, capture.variables)
+    try:
+        analyses = analyse_graph(capture.graph_def, list(names), capture.inputs,
+                                 capture.variables)
+    except ValueError as e:  # e.g. a local variable on the path: not a global one
+        raise InputError(f"cannot evaluate the graph in float64: {e}") from None
     rows, unsupported = [], {}
     for tensor, key in names.items():
         analysis = analyses[tensor]

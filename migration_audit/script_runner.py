@@ -136,6 +136,7 @@ class _Recorder:
         self.count = 0
         self.snapshot = None
         self.missing_feeds = None
+        self.error = None
 
     def __call__(self, session, base_run, fetches, feed_dict, options, run_metadata):
         import tensorflow as tf
@@ -148,7 +149,12 @@ class _Recorder:
         if not wanted:
             return base_run(fetches, **plain)
         graph = session.graph
-        tensors = {name: resolve_tensor(graph, name) for name in self.names}
+        try:
+            tensors = {name: resolve_tensor(graph, name) for name in self.names}
+        except InputError as e:  # reported after the run, not as the script's own error
+            self.error = e
+            return base_run(fetches, **plain)
+        self.error = None
         fed_ops = set()
         for key in feed_dict or {}:
             try:
@@ -208,6 +214,8 @@ def capture_script(script, tensors=(), run=None, variables=None, weights=None):
     recorder = _Recorder(tensors, run)
     with contextlib.redirect_stdout(io.StringIO()):
         run_script(script, weights=weights, variables=variables, run_hook=recorder)
+    if recorder.error is not None:
+        raise recorder.error
     if run is not None and run >= recorder.count:
         raise InputError(f"--run {run}: the script made {recorder.count} Session.run call(s) "
                          f"(indices 0..{recorder.count - 1})")
