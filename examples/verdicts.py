@@ -112,8 +112,12 @@ def audit_case(case):
         "failing": sorted({r.stage for r in port_rows if not r.passed}),
         "original_failing": sorted({r.stage for r in original_rows if not r.passed}),
         "claims": sorted({r.claim for r in result.rows}),
+        "bit_identical": all(r.bit_identical for r in port_rows if r.expected == "tf1"),
         "unsupported_ops": list(result.unsupported_ops),
         "worst_passing": _largest(r.error_over_bound for r in port_rows if r.passed),
+        "worst_vs_tf1": _largest(r.error_over_bound for r in port_rows if r.expected == "tf1"),
+        "worst_vs_float64": _largest(r.error_over_bound for r in port_rows
+                                     if r.expected != "tf1"),
         "worst_failing": _largest(r.error_over_bound for r in port_rows if not r.passed),
         "worst_original": _largest(r.error_over_bound for r in original_rows),
     }
@@ -138,7 +142,11 @@ def _figure(value):
 def _cell(summary):
     claims = "" if summary["claims"] == ["bound"] else f"; claims {summary['claims']}"
     if summary["passed"]:
-        return f"pass ({_figure(summary['worst_passing'])}{claims})"
+        if summary["bit_identical"]:
+            against_tf1 = "bit-identical to TF1"
+        else:
+            against_tf1 = f"vs TF1 {_figure(summary['worst_vs_tf1'])}"
+        return f"pass ({against_tf1}; vs float64 {_figure(summary['worst_vs_float64'])}{claims})"
     upstream = ""
     if summary["worst_passing"] is not None:
         upstream = f"; the others pass, at most {_figure(summary['worst_passing'])}"
@@ -147,7 +155,7 @@ def _cell(summary):
 
 
 def format_table(results):
-    """The markdown table: port x configuration, each cell verdict (largest error/bound).
+    """The markdown table: port x configuration, each cell verdict and largest error/bound.
 
     The last line: TF1 itself against the float64 shadow, its largest
     error/bound over every case's rows.
