@@ -56,40 +56,60 @@ def test_port_verdict(case):
             assert row.error_over_bound > 1.0, key
 
 
+#: The CNN ports the command line runs: one a correct port (exit 0), one a buggy one (exit 1).
+CLI_PORTS = ("port.py", "buggy_flipped_kernel.py")
+
+
 @pytest.fixture(scope="module")
-def cli_runs(tmp_path_factory):
-    """Both command-line runs on the CNN, started together: `{port file: (process, report)}`.
+def cli_run(tmp_path_factory):
+    """`cli_run(port)`: the command line on the CNN with `port`: (exit status, stderr, report).
 
     Whole processes only for what only a process shows (the exit status and
-    the report file); the two start at once so their TensorFlow imports overlap.
+    the report file). In one pytest process the first call starts both runs
+    so that their TensorFlow imports overlap; under xdist each worker starts
+    only the run its test needs.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-    started = {}
-    for port in ("port.py", "buggy_flipped_kernel.py"):
+    started, results = {}, {}
+
+    def start(port):
         report = tmp_path_factory.mktemp("report")
         argv = [sys.executable, "-m", "migration_audit", "script",
                 str(EXAMPLES / "cnn" / "original.py"), "--port", f"{EXAMPLES / 'cnn' / port}:port",
                 "--report", str(report)]
         started[port] = (subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True), report)
-    runs = {}
-    for port, (proc, report) in started.items():
-        _, stderr = proc.communicate(timeout=300)
-        runs[port] = (proc.returncode, stderr, json.loads((report / "report.json").read_text()))
-    return runs
+
+    def run(port):
+        if port not in results:
+            together = CLI_PORTS if "PYTEST_XDIST_WORKER" not in os.environ else (port,)
+            for name in together:
+                if name not in started:
+                    start(name)
+            proc, report = started[port]
+            _, stderr = proc.communicate(timeout=300)
+            results[port] = (proc.returncode, stderr,
+                             json.loads((report / "report.json").read_text()))
+        return results[port]
+
+    yield run
+    for port, (proc, _) in started.items():
+        if port not in results:  # started for a test that did not run
+            proc.kill()
+            proc.communicate()
 
 
-def test_cli_correct_port_exits_0(cli_runs):
-    returncode, stderr, report = cli_runs["port.py"]
+def test_cli_correct_port_exits_0(cli_run):
+    returncode, stderr, report = cli_run("port.py")
     assert returncode == 0, stderr
     assert report["passed"] is True
     assert {row["stage"] for row in report["comparisons"]} == set(CNN_STAGES)
     assert report["unsupported_ops"] == []
 
 
-def test_cli_flipped_kernel_exits_1(cli_runs):
-    returncode, stderr, report = cli_runs["buggy_flipped_kernel.py"]
+def test_cli_flipped_kernel_exits_1(cli_run):
+    returncode, stderr, report = cli_run("buggy_flipped_kernel.py")
     assert returncode == 1, stderr
     assert report["passed"] is False
     failing = [(row["stage"], row["actual"], row["expected"])

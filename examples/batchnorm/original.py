@@ -2,8 +2,8 @@
 
 Written the TensorFlow 1 way: the moving mean and variance are non-trainable
 variables, and `tf.nn.fused_batch_norm(..., is_training=False)` normalises with
-them (op FusedBatchNormV3). A 1x1-free net: conv, batch norm, ReLU, global
-average pool, dense logits.
+them (op FusedBatchNormV3). The net: conv, batch norm, ReLU, global average
+pool, dense logits.
 """
 import numpy as np
 import tensorflow as tf

@@ -34,10 +34,11 @@ def conv2d(x, w, b, stride):
             ).reshape(n, oh, ow, cout) + b
 
 
-def conv2d_transpose(x, w, b, stride, out_side):
+def conv2d_transpose(x, w, b, stride, out_h, out_w):
     k, _, cout, cin = w.shape
     n, h, wd, _ = x.shape
-    top, _, _ = _same_pads(out_side, k, stride)
+    top, _, _ = _same_pads(out_h, k, stride)
+    left, _, _ = _same_pads(out_w, k, stride)
     # Scatter: input pixel (i, j) adds x[i, j] @ w[di, dj].T at (i*stride + di - top, ...).
     full = np.zeros((n, (h - 1) * stride + k, (wd - 1) * stride + k, cout), x.dtype)
     cols = x.reshape(n * h * wd, cin) @ w.reshape(k * k * cout, cin).T  # col matrix
@@ -45,7 +46,7 @@ def conv2d_transpose(x, w, b, stride, out_side):
     for di in range(k):
         for dj in range(k):
             full[:, di:di + h * stride:stride, dj:dj + wd * stride:stride] += cols[:, :, :, di, dj]
-    return full[:, top:top + out_side, top:top + out_side] + b
+    return full[:, top:top + out_h, left:left + out_w] + b
 
 
 def port(inputs, variables):
@@ -54,5 +55,5 @@ def port(inputs, variables):
     c1 = np.maximum(conv2d(x, v["conv1/w"], v["conv1/b"], 2), 0)
     p = _patches(c1, 2, 2, fill=-np.inf).max(axis=(3, 4))
     c2 = np.maximum(conv2d(p, v["conv2/w"], v["conv2/b"], 1), 0)
-    out = conv2d_transpose(c2, v["deconv/w"], v["deconv/b"], 2, 2 * c2.shape[1])
+    out = conv2d_transpose(c2, v["deconv/w"], v["deconv/b"], 2, 2 * c2.shape[1], 2 * c2.shape[2])
     return {"conv1/relu": c1, "pool": p, "conv2/relu": c2, "deconv/output": out}
