@@ -187,7 +187,7 @@ def _run(args):
     import_tensorflow()
     from migration_audit.audit import run_audit
     from migration_audit.report import environment, environment_line, format_table, \
-        report_dict, ulp_note, write_report_json, write_report_png
+        nonfinite_lines, report_dict, ulp_note, write_report_json, write_report_png
 
     env = environment()
     # In a worker thread, so that a signal stops the audit mid-computation.
@@ -199,6 +199,8 @@ def _run(args):
     print(format_table(result.comparisons))
     if ulp_note(result.comparisons):
         print(ulp_note(result.comparisons))
+    for line in nonfinite_lines(result.comparisons):
+        print(line)
     print(_summary(result))
     if report_dir is not None:
         report_dir.mkdir(exist_ok=True)

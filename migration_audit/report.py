@@ -16,8 +16,9 @@ from deconv_io import atomic_path, normalize_for_display, write_bytes_atomic
 from deconv_io.display import quiet_imshow_clipping
 
 __all__ = ["COLUMNS", "ISA_FLAGS", "SCHEMA_VERSION", "cpu_fingerprint", "environment",
-           "environment_line", "format_table", "onednn_enabled", "report_dict", "report_header",
-           "script_report_dict", "ulp_note", "write_report_json", "write_report_png"]
+           "environment_line", "format_table", "nonfinite_lines", "onednn_enabled",
+           "report_dict", "report_header", "script_report_dict", "ulp_note",
+           "write_report_json", "write_report_png"]
 
 #: report.json's layout version (docs/report.md describes every field).
 SCHEMA_VERSION = 2
@@ -52,6 +53,21 @@ def ulp_note(comparisons):
     """`ULP_NOTE` when the table hides some row's ULPs, else None."""
     hidden = any(c.ulps >= ULP_MEANINGFUL_BELOW for c in comparisons)
     return ULP_NOTE if hidden else None
+
+
+def nonfinite_lines(comparisons):
+    """One line per row with an inf or NaN on either side: where, and whether they agree."""
+    lines = []
+    for c in comparisons:
+        nf = c.nonfinite
+        if not nf or not (nf["actual"] or nf["expected"]):
+            continue
+        agree = ("both sides agree exactly there" if nf["agree"]
+                 else f"they disagree; {nf['where_expected_finite']} where {c.expected} is "
+                      f"finite ({nf['failing']} failing)")
+        lines.append(f"inf/NaN: {c.stage} {c.name}: {nf['actual']} in {c.actual}, "
+                     f"{nf['expected']} in {c.expected}, first at {nf['first_index']}; {agree}")
+    return lines
 
 
 def _row(comparison):

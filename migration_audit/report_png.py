@@ -82,7 +82,7 @@ def draw_stage_panel(ax, stage, rows):
     status = "all rows hold" if not failed else f"{failed} row(s) FAIL"
     ax.set_title(f"{stage}: {status}", fontsize=9)
     if drawn:
-        ax.legend(fontsize=5.5, loc="lower right")
+        ax.legend(fontsize=5.5, loc="center right")
 
 
 def _figure(value):

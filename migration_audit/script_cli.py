@@ -154,7 +154,7 @@ def _run(args):
     from deconv_io.interrupts import run_interruptible
     from migration_audit.port import PortError
     from migration_audit.report import environment, environment_line, format_table, \
-        script_report_dict, ulp_note, write_report_json
+        nonfinite_lines, script_report_dict, ulp_note, write_report_json
     from migration_audit.script_audit import audit_script
 
     try:
@@ -171,6 +171,8 @@ def _run(args):
     print(format_table(result.rows))
     if ulp_note(result.rows):
         print(ulp_note(result.rows))
+    for line in nonfinite_lines(result.rows):
+        print(line)
     if result.unsupported_ops:
         print(f"ops without a rounding rule (their rows' claim is empirical): "
               f"{', '.join(result.unsupported_ops)}")

@@ -253,6 +253,8 @@ def test_buggy_ports_fail_the_rows_their_bug_touches(folder, capsys, port, faili
             if not r["passed"]} == failing
     assert "verdict: FAIL" in out
     if port == "nan_out":
+        assert ("inf/NaN: probs port vs tf1: 1 in port, 0 in tf1, first at [0, 0]; they "
+                "disagree; 1 where tf1 is finite (1 failing)") in out.splitlines()
         row = next(r for r in data["comparisons"] if r["stage"] == "probs" and not r["passed"])
         assert row["nonfinite"] == {"actual": 1, "expected": 0, "where_expected_finite": 1,
                                     "failing": 1, "agree": False, "first_index": [0, 0]}
@@ -367,3 +369,108 @@ def test_subprocess_exit_statuses(folder, subprocess_env):
     assert good.returncode == 0 and good.stderr == "", good.stderr
     bad = run(str(folder / "mlp.py"), "--port", f"{folder / 'ports.py'}:wrong_axis")
     assert bad.returncode == 1 and bad.stderr == ""
+
+
+def test_the_demo_port_through_the_engine(tmp_path):
+    # The shipped original with its hard-coded image size made small (a test
+    # copy; the shipped file is untouched), its image an 8x6 PNG named
+    # timg.jpg (Pillow opens a file by its content).
+    from PIL import Image
+
+    from legacy_tf1.original import SHIPPED_SCRIPT
+    from migration_audit.demo_port import OP_NAMES
+
+    text = SHIPPED_SCRIPT.read_text(encoding="utf-8")
+    assert text.count("[1,750,500,3]") == 1
+    (tmp_path / "demo.py").write_text(text.replace("[1,750,500,3]", "[1,8,6,3]"),
+                                      encoding="utf-8")
+    pixels = np.random.default_rng(3).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "timg.jpg", format="PNG")
+    result = audit_script(tmp_path / "demo.py", "migration_audit.demo_port:tf2_port",
+                          compare={op: op for op in OP_NAMES})
+    assert result.passed and result.unsupported_ops == []
+    assert {r.claim for r in result.rows} == {"bound"}
+    # tf2.DeconvDemo runs the session's kernels (Conv2D, MaxPool,
+    # Conv2DBackpropInput) on the same shapes in this process and
+    # configuration: the same bytes by construction.
+    assert all(r.bit_identical for r in result.rows if r.name == "port vs tf1")
+    assert result.variables == {"Variable": [1, 8, 6, 3], "a": [3, 3, 3, 64],
+                                "a1": [3, 3, 3, 64]}
+
+
+def test_the_demo_report_has_the_same_header_and_row_fields(tmp_path):
+    from migration_audit.audit import run_audit
+    from migration_audit.report import SCHEMA_VERSION, report_dict, write_report_json, \
+        write_report_png
+
+    image = np.random.default_rng(5).integers(0, 256, (1, 5, 4, 3)).astype(np.float32)
+    result = run_audit(image, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_report_png(tmp_path / "report.png", result)
+    write_report_json(tmp_path / "report.json", report_dict(result, "in.png", 0, None))
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["schema_version"] == SCHEMA_VERSION and data["kind"] == "demo"
+    assert data["project_version"] and data["unsupported_ops"] == []
+    for row in data["comparisons"]:
+        assert len(row["worst_index"]) == len(row["shape"])
+        assert row["nonfinite"]["actual"] == 0 and row["tf1_tensor"] is None
+    assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_demo_engine_skips_images_the_original_cannot_read():
+    from migration_audit.demo_engine import audit_shipped_script
+
+    result, why = audit_shipped_script(np.zeros((1, 7, 5, 3), np.float32),
+                                       np.zeros((3, 3, 3, 64), np.float32),
+                                       np.zeros((3, 3, 3, 64), np.float32))
+    assert result is None and why.startswith("the script reshapes its image to [1, 750, 500, 3]")
+    _, why = audit_shipped_script(np.full((1, 750, 500, 3), 0.5, np.float32), None, None)
+    assert why == "the script reads 8-bit pixels; this image's values are not integers 0..255"
+
+
+@pytest.mark.slow
+def test_demo_engine_on_the_packaged_image():
+    from deconv_io import default_image_path, load_image
+    from migration_audit.demo_engine import audit_shipped_script
+
+    rng = np.random.default_rng(11)
+    conv = rng.uniform(-0.3, 0.3, (3, 3, 3, 64)).astype(np.float32)
+    deconv = rng.uniform(-1, 1, (3, 3, 3, 64)).astype(np.float32)
+    images = np.asarray(load_image(default_image_path()), np.float32)[None]
+    result, why = audit_shipped_script(images, conv, deconv)
+    assert why is None and result.passed, [r.as_dict() for r in result.rows if not r.passed]
+    assert [(r.stage, r.name) for r in result.rows] == [
+        (stage, name) for stage in ("conv1", "pool", "output")
+        for name in ("tf2_port vs original_script", "original_script vs float64_shadow",
+                     "tf2_port vs float64_shadow")]
+    # The same TensorFlow kernels on the same shapes in one process and
+    # configuration: bit-identical by construction.
+    assert all(r.bit_identical for r in result.rows if r.expected == "original_script")
+
+
+@pytest.mark.parametrize("name", ["migration_audit.script_cli", "migration_audit.compare"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name),
+                             optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 1
+
+
+def test_help_and_version(capsys):
+    import importlib.metadata
+
+    assert main(["script", "--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"migration_audit script "
+                          f"{importlib.metadata.version('bilinear-deconv-migration')} (TensorFlow ")
+    assert main(["script", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--port", "--compare", "--run", "--variables", "--report", "--verbose",
+                 "--version", "Exit status"):
+        assert flag in out
+    assert main(["--help"]) == 0
+    assert "migration_audit script ORIGINAL.py --port PORT" in " ".join(
+        capsys.readouterr().out.split())

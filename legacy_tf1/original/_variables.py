@@ -55,8 +55,9 @@ def _checked_value(name, value, shape, dtype, flag):
     with np.errstate(all="ignore"):
         cast = value.astype(target)
         exact = cast.astype(value.dtype) if value.dtype.kind in "fiub" else None
-    if value.dtype != target and (exact is None or not np.array_equal(exact, value,
-                                                                      equal_nan=value.dtype.kind == "f")):
+    same = exact is not None and np.array_equal(exact, value,
+                                                 equal_nan=value.dtype.kind == "f")
+    if value.dtype != target and not same:
         raise InputError(f"{flag}: the script's variable '{name}' is {dtype.name}; the given "
                          f"{value.dtype} value does not convert exactly")
     return cast
