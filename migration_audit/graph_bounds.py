@@ -30,6 +30,10 @@ from migration_audit.shadow import FLOAT_TYPES, VARIABLE_OPS, NodeEvaluator, sha
 __all__ = ["TensorAnalysis", "analyse_graph", "pair_bound_of"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Float DataTypes of the original graph (float32, float64, bfloat16, half).
+_FLOATS = FLOAT_TYPES + (2,)
+#: DataType -> the NumPy type a fed value is cast to (what the graph would hold).
+_NUMPY_FLOATS = {1: np.float32, 2: np.float64, 19: np.float16, 14: np.float32}
 #: Ops whose non-float output depends only on shapes, never on float values.
 _SHAPE_OPS = {"Shape", "ShapeN", "Size", "Rank"}
 #: Ops that never compute: values come from feeds, variables or the graph itself.
@@ -119,8 +123,8 @@ def _prepare(feeds, variables, nodes, types):
         if node.op in VARIABLE_OPS:  # the handle's value is the variable's
             types[name] = node.attr["dtype"].type
         value = np.asarray(value)
-        if types.get(name) in FLOAT_TYPES:
-            value = value.astype(np.float32)
+        if types.get(name) in _FLOATS:  # the values the float32 graph holds
+            value = value.astype(_NUMPY_FLOATS[types[name]])
         values[name] = value
     return values
 
@@ -160,7 +164,7 @@ def analyse_graph(graph_def, targets, feeds, variables):
             needed.update(_data_inputs(nodes[name]))
     fetches = sorted(t for t in needed if t.split(":")[0] not in sources)
     shadow = shadow_run(nodes, order, fetches, values, sources)
-    shadow.update({k: np.asarray(v, np.float64) if types.get(k) in FLOAT_TYPES else v
+    shadow.update({k: np.asarray(v, np.float64) if types.get(k) in _FLOATS else v
                    for k, v in values.items()})
     evaluator = NodeEvaluator()
     try:
@@ -175,8 +179,8 @@ def _node_status(node, types, sources):
     if node.name in sources or node.op in _SOURCE_OPS:
         return None
     outs = [types.get(f"{node.name}:{i}") for i in range(8) if f"{node.name}:{i}" in types]
-    float_out = any(t in FLOAT_TYPES for t in outs)
-    float_in = any(types.get(i) in FLOAT_TYPES for i in _data_inputs(node))
+    float_out = any(t in _FLOATS for t in outs)
+    float_in = any(types.get(i) in _FLOATS for i in _data_inputs(node))
     if not float_out:
         return None if (not float_in or node.op in _SHAPE_OPS) else node.op
     if node.op not in RULES:
@@ -190,7 +194,7 @@ def _node_status(node, types, sources):
 
 def _propagate(nodes, order, types, shadow, sources, evaluator):
     """{tensor: (e32, e64)} for float tensors; {node name: reason} for nodes with no rule."""
-    errs, failed = {}, {}
+    errs, failed, sums = {}, {}, {}
     passes = (Pass(FLOAT32_UNIT_ROUNDOFF, FLUSH_LIMIT, evaluator),
               Pass(FLOAT64_UNIT_ROUNDOFF, op_rules.TINY64, evaluator))
     for name in order:
@@ -207,21 +211,21 @@ def _propagate(nodes, order, types, shadow, sources, evaluator):
             failed[f"{name}:0"] = reason
             continue
         out = f"{name}:0"
-        if types.get(out) not in FLOAT_TYPES:
+        if types.get(out) not in _FLOATS:
             continue
         if name in sources or node.op in _SOURCE_OPS:
             zero = np.zeros(np.shape(shadow[out]))
             errs[out] = (zero, zero)
             continue
-        errs[out] = _apply(node, inputs, out, types, shadow, errs, passes)
+        errs[out] = _apply(node, inputs, out, types, shadow, errs, passes, sums)
     return errs, failed
 
 
-def _operands(inputs, types, shadow, errs, index, p, arithmetic):
+def _operands(inputs, types, shadow, errs, index, p, arithmetic, sums):
     ops = []
     for i in inputs:
         value = shadow[i]
-        if types.get(i) not in FLOAT_TYPES:
+        if types.get(i) not in _FLOATS:
             o = Operand(value, None, None, None)
             o.is_float = False
             ops.append(o)
@@ -235,20 +239,27 @@ def _operands(inputs, types, shadow, errs, index, p, arithmetic):
             maybe = (lo - err < p.t) & (upper > 0)
             err = err + np.where(maybe, np.minimum(p.t, upper), 0.0)
         o = Operand(value, mag, lo, err)
-        o.is_float = True
+        o.is_float, o.folded = True, sums.get((i, index))
         ops.append(o)
     return ops
 
 
-def _apply(node, inputs, out, types, shadow, errs, passes):
-    """(e32, e64) of output 0 of one node, both passes, unbounded elements inf."""
+def _apply(node, inputs, out, types, shadow, errs, passes, sums):
+    """(e32, e64) of output 0 of one node, both passes, unbounded elements inf.
+
+    `sums` keeps, per (tensor, pass), the (n, S) of a sum of products (`op_rules._folded`).
+    """
     rule = RULES[node.op]
     value = np.asarray(shadow[out], np.float64)
     result = []
     for index, p in enumerate(passes):
-        ops = _operands(inputs, types, shadow, errs, index, p, node.op in ARITHMETIC)
+        ops = _operands(inputs, types, shadow, errs, index, p, node.op in ARITHMETIC, sums)
+        p.last_sum = None
         with np.errstate(all="ignore"):
             err, peak = rule(node, ops, value, p)
+        if p.last_sum is not None:
+            sums[(out, index)] = p.last_sum
+        with np.errstate(all="ignore"):
             err = np.broadcast_to(np.asarray(err, np.float64), value.shape)
             err = np.where(np.isnan(err) | ~np.isfinite(value), np.inf, err)
             if index == 0:  # float32 overflow anywhere in the op: unbounded
@@ -277,7 +288,7 @@ def _result(target, nodes, shadow, types, state, sources):
     value = np.asarray(shadow[target], np.float64)
     bound = shadow_bound = None
     if not unsupported:
-        if types.get(target) not in FLOAT_TYPES:
+        if types.get(target) not in _FLOATS:
             bound = shadow_bound = np.zeros(value.shape)
         elif target in errs:
             bound, shadow_bound = errs[target]

@@ -29,6 +29,9 @@ TINY64 = float(np.finfo(np.float64).tiny)
 class Operand:
     """One input of a node: its shadow value, |exact| bounds and the pass's error bound."""
 
+    is_float = True
+    folded = None  # (n, S) when the input is a sum of products (see `_folded`)
+
     def __init__(self, value, mag, lo, err):
         self.value, self.mag, self.lo, self.err = value, mag, lo, err
 
@@ -72,6 +75,7 @@ def _bilinear(p, n, apply, x, w):
         prop = prop + apply(x.err, b)
     if np.any(w.err):
         prop = prop + apply(x.mag, w.err)
+    p.last_sum = (n, s)  # for an Add that a port may fold into this accumulation (`add`)
     return sum_rule(n, p, s, prop)
 
 
@@ -150,7 +154,20 @@ def add(node, ins, out, p, sign=1.0):
     x, y = ins
     shadow_sum = np.abs(x.value + sign * y.value) * (1 + 2 * FLOAT64_UNIT_ROUNDOFF)
     computed = shadow_sum + (x.mag - np.abs(x.value)) + (y.mag - np.abs(y.value)) + x.err + y.err
-    return _elementwise(p, x.err + y.err, computed)
+    return _elementwise(p, x.err + y.err + _folded(x, y, p) + _folded(y, x, p), computed)
+
+
+def _folded(x, y, p):
+    """A port may fold y (a bias) into x's n-term accumulation (a ones column in an im2col
+    GEMM, a bias-initialised accumulator): then x + y is one (n + 1)-term sum, whose bound
+    gamma_{n+1} (S + |y^|) exceeds x's gamma_n S by at most
+    (gamma_{n+1} - gamma_n) S + gamma_{n+1} |y^|: added when x comes straight from a sum of products.
+    """
+    folded = x.folded
+    if folded is None:
+        return 0.0
+    n, s = folded
+    return (gamma(n + 1, p.u) - gamma(n, p.u)) * s + gamma(n + 1, p.u) * y.upper
 
 
 def bias_add(node, ins, out, p):

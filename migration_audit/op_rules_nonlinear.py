@@ -80,7 +80,9 @@ def softmax(node, ins, out, p):
     """Softmax (last axis): the max-shift's rounding d_j <= u |x^_j - max| is an input
     perturbation (softmax is shift invariant), so D = 2 u max|x^| joins the input error E.
     The Jacobian's infinity-norm row sum is 2 y_i (1 - y_i), and y_i moves by at most a factor
-    exp(2 (E + D)):  Lip = 2 (E + D) min(1/4, y_up exp(2 (E + D))).
+    exp(2 (E + D)):  Lip = 2 (E + D) min(1/4, y_up exp(2 (E + D))). The form covered is
+    exp(x - c) / sum exp(x - c) for any shift c with |c| <= max |x^| (none, or the row max), the
+    division done directly or as a product with a rounded reciprocal.
     exp, sum (n terms), divide: rho = (1 + eps)(1 + 2u) / ((1 - gamma_n)(1 - eps)) - 1;
     flushes: numerator and result t each, the sum >= 1 loses n t:
     e = Lip + rho y_up exp(2 (E + D)) + 2 (n + 2) t.

@@ -72,6 +72,8 @@ def rewrite_node(node, sources=()):
     new = type(node)()
     new.CopyFrom(node)
     new.device = ""
+    if "_class" in new.attr:  # colocation with nodes the shadow may not hold
+        del new.attr["_class"]
     del new.input[:]
     new.input.extend(i for i in node.input if not i.startswith("^"))
     if node.name in sources or node.op in VARIABLE_OPS or node.op == "Placeholder":
@@ -113,7 +115,20 @@ def _decompose_batch_norm(node):
 
     const = make(base + "/epsilon", "Const", [], dtype=DT_DOUBLE)
     const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(np.float64(eps), tf.float64))
-    nodes = [const,
+    nodes = []
+    if node.attr["is_training"].b:  # batch statistics: the mean and biased variance of x
+        axes = make(base + "/axes", "Const", [], dtype=3)
+        axes.attr["value"].tensor.CopyFrom(
+            tf.make_tensor_proto(np.int32([0, 2, 3] if channels_first else [0, 1, 2])))
+        shape = make(base + "/stat_shape", "Const", [], dtype=3)
+        shape.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(
+            np.int32([-1, 1, 1] if channels_first else [-1])))
+        mean, var = base + "/batch_mean", base + "/batch_var"
+        nodes += [axes, shape, make(mean, "Mean", [x, axes.name], T=DT_DOUBLE, Tidx=3),
+                  make(base + "/mean_b", "Reshape", [mean, shape.name], T=DT_DOUBLE, Tshape=3),
+                  make(base + "/sq", "SquaredDifference", [x, base + "/mean_b"], T=DT_DOUBLE),
+                  make(var, "Mean", [base + "/sq", axes.name], T=DT_DOUBLE, Tidx=3)]
+    nodes += [const,
              make(base + "/var_eps", "AddV2", [var, const.name], T=DT_DOUBLE),
              make(base + "/rsqrt", "Rsqrt", [base + "/var_eps"], T=DT_DOUBLE),
              make(base + "/s", "Mul", [scale, base + "/rsqrt"], T=DT_DOUBLE)]
@@ -151,7 +166,10 @@ def shadow_run(nodes, order, fetches, feeds, sources):
     with tf.Graph().as_default() as graph:
         tf.compat.v1.import_graph_def(graph_def, name="")
         feed_dict = {}
+        needed = set(order)
         for name, value in feeds.items():
+            if name.split(":")[0] not in needed:  # fed or stored, but off the targets' paths
+                continue
             tensor = graph.get_tensor_by_name(name)
             dtype = tensor.dtype.as_numpy_dtype
             feed_dict[tensor] = np.asarray(value).astype(dtype)

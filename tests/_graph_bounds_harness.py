@@ -13,13 +13,18 @@ from migration_audit.graph_bounds import analyse_graph
 
 
 def _dtype(tf, value, wide):
-    if value.dtype.kind == "f":
-        return tf.float64 if wide else tf.float32
+    if value.dtype.kind == "f" and wide:
+        return tf.float64
     return tf.as_dtype(value.dtype)
 
 
-def check(builder, inputs, frac=None, xla=True, variables=None):
-    """Asserts soundness (and, with `frac`, bound <= frac * max |value|); returns (analysis, f32)."""
+def check(builder, inputs, frac=None, xla=True, variables=None, wide_builder=None, ports=()):
+    """Asserts soundness (and, with `frac`, bound <= frac * max |value|); returns (analysis, f32).
+
+    `wide_builder` replaces `builder` for the float64 run (an op with no float64 kernel);
+    `ports` are other float32 formulas of the same function, run eagerly, held within
+    `bound + shadow_bound` too.
+    """
     import tensorflow as tf
 
     variables = variables or {}
@@ -38,12 +43,15 @@ def check(builder, inputs, frac=None, xla=True, variables=None):
     assert shadow.dtype == np.float64 and shadow.shape == f32.shape
     within(f32, shadow, bound + sbound, "tf1 float32")
     args = {**inputs, **variables}
-    wide = builder(**{k: tf.constant(v, _dtype(tf, v, True)) for k, v in args.items()})
+    wide = (wide_builder or builder)(**{k: tf.constant(v, _dtype(tf, v, True)) for k, v in args.items()})
     within(wide.numpy(), shadow, 2 * sbound, "eager float64")
     if xla:
         fn = tf.function(lambda a: builder(**a), jit_compile=True)
         compiled = fn({k: tf.constant(v) for k, v in args.items()}).numpy()
         within(compiled, shadow, bound + sbound, "xla float32")
+    for port in ports:
+        within(port(**{k: tf.constant(v) for k, v in args.items()}).numpy(), shadow,
+               bound + sbound, "port")
     if frac is not None:
         scale = np.abs(shadow).max()
         assert np.isfinite(bound).all() and bound.max() <= frac * scale, (bound.max(), scale)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from legacy_tf1.graph import build_graph
+from migration_audit import reference
 from migration_audit.bounds import demo_bounds
 from migration_audit.graph_bounds import analyse_graph, pair_bound_of
 
@@ -58,6 +59,9 @@ def test_the_rules_give_demo_bounds_on_positive_inputs(positive):
         # (TensorFlow flushes float64 subnormals too), which demo_bounds leaves out.
         np.testing.assert_allclose(a.shadow_bound, expected64[stage], rtol=1e-6, err_msg=stage)
         assert (np.abs(computed[stage] - a.shadow) <= a.bound + a.shadow_bound).all(), stage
+        # The independent NumPy float64 reference is another float64 evaluation.
+        ref = reference.demo_stages(*positive)[stage]
+        assert (np.abs(ref - a.shadow) <= 2 * a.shadow_bound).all(), stage
 
 
 def test_the_rules_are_at_most_demo_bounds_on_signed_inputs():

@@ -108,3 +108,40 @@ def test_relu_near_zero_and_flushed(values):
     x = {"random": f32(64), "near_zero": f32(64, scale=1e-30),
          "subnormal": f32(64, scale=1e-39)}[values]
     check(lambda x, y: tf.nn.relu(x * y), {"x": x, "y": f32(64)})
+
+
+@pytest.mark.parametrize("op", ["sigmoid", "tanh", "exp", "log", "rsqrt"])
+def test_transcendental_allowance_covers_tensorflow_and_xla(op):
+    # The rules allow each transcendental function K ulps relative (eps = 2 K u), and sigmoid
+    # and tanh K u absolute more: a dense sweep of TensorFlow's float32 kernels (Session and
+    # XLA) against NumPy float64 (correctly rounded to far below float32's u) stays inside.
+    import tensorflow as tf
+
+    from migration_audit.op_rules_nonlinear import TRANSCENDENTAL_ULPS as K
+
+    u = 2.0**-24
+    x = np.concatenate([np.linspace(-90, 90, 100001), np.linspace(-1e-3, 1e-3, 2001),
+                        np.logspace(-30, 1.5, 3000), -np.logspace(-30, 1.5, 3000)])
+    x = x.astype(np.float32)
+    if op in ("log", "rsqrt"):
+        x = np.abs(x[x != 0])
+    fns = {"sigmoid": tf.sigmoid, "tanh": tf.tanh, "exp": tf.exp, "log": tf.math.log,
+           "rsqrt": tf.math.rsqrt}
+    xd = x.astype(np.float64)
+    exact = {"sigmoid": lambda: 1 / (1 + np.exp(-xd)), "tanh": lambda: np.tanh(xd),
+             "exp": lambda: np.exp(xd), "log": lambda: np.log(xd),
+             "rsqrt": lambda: 1 / np.sqrt(xd)}[op]()
+    with tf.Graph().as_default():
+        p = tf.compat.v1.placeholder(tf.float32, [None])
+        with tf.compat.v1.Session() as sess:
+            session = sess.run(fns[op](p), {p: x})
+    compiled = tf.function(fns[op], jit_compile=True)(tf.constant(x)).numpy()
+    absolute = K * u if op in ("sigmoid", "tanh") else 0.0
+    ok = np.isfinite(exact) & (np.abs(exact) > np.finfo(np.float32).tiny) & (
+        np.abs(exact) < np.finfo(np.float32).max / 2)
+    beyond_half_ulp = []
+    for computed in (session, compiled):
+        error = np.abs(computed.astype(np.float64) - exact)[ok]
+        assert (error <= 2 * K * u * np.abs(exact[ok]) + absolute).all()
+        beyond_half_ulp.append((error > u * np.abs(exact[ok])).any())
+    assert any(beyond_half_ulp)  # not correctly rounded: an allowance of u would not do

@@ -123,3 +123,23 @@ def test_bias_add(fmt):
     x = f32(2, 3, 4, 5)
     bias = -x[0, 0, 0] if fmt == "NHWC" else -x[0, :, 0, 0]  # exact cancellation somewhere
     check(lambda x, b: tf.nn.bias_add(x, b, data_format=fmt), {"x": x, "b": bias}, xla=False)
+
+
+def test_a_bias_folded_into_the_accumulation_stays_inside():
+    # A port may add the bias as one more term of the GEMM (a ones column in im2col): the
+    # bias-first float32 sum of a large bias and small products that cancel.
+    import tensorflow as tf
+
+    a = f32(8, 64, scale=1e-2)
+    w = f32(64, 3)
+    bias = np.float32([3e3, -2e3, 1e3])
+    analysis, computed = check(lambda a, w, b: tf.nn.bias_add(tf.matmul(a, w), b),
+                               {"a": a, "w": w, "b": bias})
+    exact = np.array([[float(Fraction(float(b)) + sum(Fraction(float(x)) * Fraction(float(y))
+                                                      for x, y in zip(r, c)))
+                       for c, b in zip(w.T, bias)] for r in a])
+    for order in (slice(None), slice(None, None, -1)):
+        total = np.broadcast_to(bias, (8, 3)).astype(np.float32)
+        for p in (a[:, :, None] * w[None])[:, order].transpose(1, 0, 2):
+            total = (total + p).astype(np.float32)
+        within(total, exact, analysis.bound, "bias-first float32 accumulation")
