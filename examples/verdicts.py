@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
