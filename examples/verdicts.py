@@ -100,7 +100,7 @@ def audit_case(case):
     the stages where a port row fails; `original_failing` those where TF1's
     own row does (never, if the derived bound is sound).
     """
-    from migration_audit.script_audit import audit_script
+    from migration_audit import audit_script
 
     result = audit_script(case.script, case.port_spec)
     port_rows = [r for r in result.rows if r.actual == "port"]

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from examples.verdicts import CASES, EXAMPLES
-from migration_audit.script_audit import audit_script
+from migration_audit import audit_script
 from tests.conftest import REPO
 
 CNN_STAGES = next(case.stages for case in CASES if case.name == "cnn/port.py")
