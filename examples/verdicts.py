@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from migration_audit.matrix import Configuration
+from migration_audit.configurations import Configuration
 
 __all__ = ["CASES", "CONFIGS", "Case", "audit_case", "main"]
 
