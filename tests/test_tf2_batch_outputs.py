@@ -365,6 +365,7 @@ def test_tensorflow_out_of_memory_skips_that_image(tmp_path, monkeypatch, capsys
 
 # --- the benchmark ---------------------------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_folder_benchmark_quick_writes_its_json(tmp_path, subprocess_env):
     report = tmp_path / "folder.json"
