@@ -30,7 +30,7 @@ COMPARISON_TESTS := tests/test_audit_forward.py tests/test_audit_cli.py \
 	tests/test_properties.py tests/test_legacy_original.py tests/test_tf2_keras_model.py \
 	tests/test_audit_witnesses.py tests/test_audit_keras_checkpoints.py \
 	tests/test_tf2_layers.py tests/test_tf2_layers_backends.py tests/test_tf2_registration.py \
-	tests/test_tf2_fast_path.py \
+	tests/test_tf2_fast_path.py tests/test_runners.py \
 	tests/test_tf2_batch_outputs.py::test_default_outputs_are_the_picture_and_the_output_array \
 	tests/test_tf2_batch_outputs.py::test_all_three_outputs_agree_bit_for_bit
 

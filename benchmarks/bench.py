@@ -21,8 +21,8 @@ from pathlib import Path
 if not __package__:  # run by file path, `benchmarks.*` would not import
     sys.exit("bench: run it from the repository root as `python -m benchmarks.bench`")
 
-from benchmarks.configs import CONFIGS
 from benchmarks.variants import VARIANTS
+from migration_audit.configurations import NAMED
 
 __all__ = ["build_parser", "main"]
 
@@ -70,9 +70,9 @@ def _variants(text):
 
 def _configs(text):
     names = list(dict.fromkeys(t for t in text.split(",") if t))
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if n not in NAMED]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected configurations from {','.join(CONFIGS)}, "
+        raise argparse.ArgumentTypeError(f"expected configurations from {','.join(NAMED)}, "
                                          f"got {text!r}")
     return names
 
@@ -115,8 +115,8 @@ def build_parser():
     parser.add_argument("--configs", type=_configs, default=None, metavar="NAME,...",
                         help="run once per CPU configuration, each in its own subprocess, "
                              "and print one combined table; names: " + ", ".join(
-                                 f"{n} ({' '.join(f'{k}={v}' for k, v in e.items() if v)})"
-                                 for n, e in CONFIGS.items()))
+                                 f"{n} ({' '.join(f'{k}={v}' for k, v in c.env.items() if v)})"
+                                 for n, c in NAMED.items()))
     parser.add_argument("--repeats", type=positive, default=None,
                         help="timed calls per variant and size (default 20, 5 with --quick)")
     parser.add_argument("--warmup", type=positive, default=2,

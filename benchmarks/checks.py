@@ -1,6 +1,6 @@
 """Every pipeline's output against `tf1_session`'s, before anything is timed."""
 
-from migration_audit.bounds import demo_bounds, error_over_bound
+from migration_audit.bounds import demo_bounds, error_over_bound, pair_bound
 from migration_audit.compare import relative_error
 
 __all__ = ["MismatchError", "check_against_tf1"]
@@ -13,8 +13,8 @@ class MismatchError(Exception):
 def check_against_tf1(variant, expected, actual, images, kernels):
     """Checks one variant's output against tf1_session's.
 
-    Within twice the derived per-element rounding bound of a float32 witness
-    (`migration_audit.bounds`), checked on the batch's first and last image
+    Within the pair bound of two float32 runners (`migration_audit.bounds`:
+    twice a float32 runner's derived per-element bound), checked on the batch's first and last image
     (the float64 bound of a whole 16-image batch would take gigabytes).
 
     Returns:
@@ -28,7 +28,7 @@ def check_against_tf1(variant, expected, actual, images, kernels):
                             f"{expected.shape}")
     ratio = 0.0
     for index in sorted({0, len(images) - 1}):
-        bound = 2 * demo_bounds(images[index:index + 1], **kernels)["output"][0]
+        bound = pair_bound(demo_bounds(images[index:index + 1], **kernels)["output"][0])
         image_ratio, _ = error_over_bound(actual[index], expected[index], bound)
         if not image_ratio <= 1:
             raise MismatchError(

@@ -7,11 +7,11 @@ audit), one after the other so they never share the cores. Each child
 writes its JSON document (with its environment fingerprint, from
 `migration_audit.report.environment`); the parent, which never imports
 TensorFlow, prints configuration x variant and the ratio rows against their
-targets, and writes one combined JSON document.
+targets, and writes one combined JSON document. The configurations are
+`migration_audit.configurations.NAMED`, as the audit's `matrix` defines them.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,15 +21,9 @@ from pathlib import Path
 from benchmarks.peak_memory import ROOT
 from benchmarks.report import RATIOS
 from benchmarks.variants import VARIANTS
+from migration_audit.configurations import NAMED
 
-__all__ = ["CONFIGS", "child_argv", "format_configs_table", "run_configs"]
-
-#: Configuration name -> the variables its child sets (None: unset there).
-CONFIGS = {
-    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": None},
-    "onednn-on": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None},
-    "onednn-avx2": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-}
+__all__ = ["child_argv", "format_configs_table", "run_configs"]
 
 
 def child_argv(args, json_path):
@@ -59,22 +53,11 @@ def child_argv(args, json_path):
     return argv + ["--json", str(json_path)]
 
 
-def _child_env(name):
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for key, value in CONFIGS[name].items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
 def _run_child(name, argv, log):
     """Runs one configuration's child, its output passed on line by line; its exit status."""
     cmd = [sys.executable, "-m", "benchmarks.bench", *argv]
-    with subprocess.Popen(cmd, cwd=ROOT, env=_child_env(name), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(cmd, cwd=ROOT, env=NAMED[name].child_env(log_level=None),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         for line in proc.stdout:
             log(f"[{name}] {line.rstrip()}")
     return proc.returncode
@@ -85,7 +68,7 @@ def run_configs(args, names, log):
 
     Args:
         args: the parsed flags (every child runs with the same ones).
-        names: keys of `CONFIGS`, in table order.
+        names: keys of `migration_audit.configurations.NAMED`, in table order.
         log: where the children's output goes, line by line.
 
     Returns:
@@ -99,7 +82,7 @@ def run_configs(args, names, log):
             json_path = Path(tmp) / f"{name}.json"
             status = _run_child(name, child_argv(args, json_path), log)
             result = json.loads(json_path.read_text()) if json_path.exists() else None
-            entries.append({"name": name, "env": dict(CONFIGS[name]), "exit_status": status,
+            entries.append({"name": name, "env": dict(NAMED[name].env), "exit_status": status,
                             "result": result if status == 0 else None})
     return {"command": " ".join(["python -m benchmarks.bench"] + list(args.argv)),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "configurations": entries}

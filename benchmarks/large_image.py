@@ -111,9 +111,9 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from benchmarks._tf2_api import new_demo
+    from tf2.demo import DeconvDemo
 
-    demo = new_demo(seed=0)
+    demo = DeconvDemo(seed=0)
     rss_before = _rss_mb()
     start = time.perf_counter()
     output = run_tiled(demo, image, plan.tile, compute={"fast": "output", "full": "stages"}[args.path],

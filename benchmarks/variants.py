@@ -1,16 +1,17 @@
-"""The benchmark's variants: one runner per way of computing `output`.
+"""The benchmark's variants: the registry's runners, and the memory floor.
 
-What is timed, per variant, for one batch of float32 images (N, H, W, 3)
-given as a NumPy array, until the NumPy `output` (N, 2*ceil(H/2),
-2*ceil(W/2), 3) is in hand: see `WHAT_IS_TIMED`. Every TF2 variant takes the
-batch through `as_tensor` (DLPack, no copy of the 64-byte aligned array) and
-returns `as_numpy(output)` (a view, no copy), as the TF1 session feeds an
-aligned array and fetches its result without copying (`.numpy()` would copy).
+Each pipeline variant is the runner of that name in
+`migration_audit.runners.RUNNERS`, prepared once per batch shape
+(`runner.prepare(kernels, names=["output"])`), so what is timed is the call
+the audit makes, for one batch of float32 images (N, H, W, 3) given as a
+NumPy array, until the NumPy `output` (N, 2*ceil(H/2), 2*ceil(W/2), 3) is in
+hand: see `WHAT_IS_TIMED`. The TF2 runners take the batch through
+`tf2.as_tensor` (DLPack, no copy of the 64-byte aligned array) and return
+`tf2.as_numpy` views (no copy), as the TF1 session feeds an aligned array
+and fetches its result without copying.
 """
 
 import numpy as np
-
-from benchmarks import _tf2_api
 
 __all__ = ["PIPELINES", "VARIANTS", "WHAT_IS_TIMED", "make_images", "make_kernels",
            "make_runner"]
@@ -24,14 +25,15 @@ PIPELINES = VARIANTS[:-1]
 
 WHAT_IS_TIMED = {
     "tf1_session": "sess.run(output, feed_dict={image read: batch}) on the faithful graph "
-                   "built once (all 64 conv channels), output fetched to NumPy",
-    "tf2_eager": "demo_stages(batch, kernels)['output'] op by op (all 64 channels)",
-    "tf2_function": "tf.function(demo_stages(...)['output']), traced once (all 64 "
-                    "channels, output only, like sess.run(output))",
-    "tf2_xla": "the same tf.function with jit_compile=True (compiled in the warm-up)",
-    "tf2_fast": "DeconvDemo.fast_path(batch), what demo.output(x) runs: "
-                "tf2_fast_window or tf2_fast_parity, whichever was measured faster for this "
-                "shape in the warm-up (fast_path_choice)",
+                   "built once (legacy_tf1.graph.GraphSession; all 64 conv channels), output "
+                   "fetched to NumPy",
+    "tf2_eager": "DeconvDemo.stages(batch, execution='eager'), op by op (all 64 channels; "
+                 "every stage returned, output kept)",
+    "tf2_function": "DeconvDemo.stages(batch), the traced tf.function (all 64 channels; "
+                    "every stage returned, output kept)",
+    "tf2_xla": "DeconvDemo.stages(batch, execution='xla') (compiled in the warm-up)",
+    "tf2_fast": "DeconvDemo.output(batch): tf2_fast_window or tf2_fast_parity, whichever "
+                "was measured faster for this shape in the warm-up (fast_path_choice)",
     "tf2_fast_window": "DeconvDemo.output_window(batch): only the conv channels the deconv kernel "
                        "reads (3 of 64); conv + pool as one stride-2 conv over each pool "
                        "window and an XLA max, depthwise transposed conv; traced once",
@@ -60,42 +62,6 @@ def make_images(batch, height, width, seed):
     return images
 
 
-class _Tf1Session:
-    """The faithful graph, built once for a batch shape; the image is fed.
-
-    The batch is fed to the tensor through which conv2d reads the image
-    variable, in place of the variable's value (checked once, bit for bit).
-    """
-
-    def __init__(self, images, kernels, seed):
-        import tensorflow as tf
-
-        from legacy_tf1.graph import build_graph
-
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            stages = build_graph(images, seed=seed, feed_image=True)
-            holders = {name: tf.compat.v1.placeholder(tf.float32, value.shape)
-                       for name, value in kernels.items()}
-            assign = [tf.compat.v1.assign(getattr(stages, name), holder)
-                      for name, holder in holders.items()]
-            init = tf.compat.v1.global_variables_initializer()
-        self.output = stages.output
-        self.image_read = stages.conv1.op.inputs[0]
-        self.sess = tf.compat.v1.Session(graph=self.graph)
-        self.sess.run(init, feed_dict=stages.init_feed)
-        self.sess.run(assign, feed_dict={holders[n]: v for n, v in kernels.items()})
-        from_variable = self.sess.run(self.output)
-        if not np.array_equal(from_variable, self(images)):
-            raise RuntimeError("feeding the image read differs from the image variable")
-
-    def __call__(self, images):
-        return self.sess.run(self.output, feed_dict={self.image_read: images})
-
-    def close(self):
-        self.sess.close()
-
-
 class _MemoryFloor:
     """Reads the input and writes an output-sized buffer once."""
 
@@ -116,57 +82,47 @@ class _MemoryFloor:
         pass
 
 
-class _Tf2:
-    """A TF2 variant; like `sess.run(output)`, only `output` is returned.
+class _Variant:
+    """A prepared registry runner: `images -> output` with a `close()`.
 
-    Returning every stage would keep `conv1` (64 channels) alive as a
-    result, which the TF1 session frees as soon as `pool` is computed.
+    A TF2 variant's `demo` is its `tf2.DeconvDemo` (the fast path's choice
+    is read from it).
     """
 
-    def __init__(self, demo, variant):
-        import tensorflow as tf
+    def __init__(self, variant, kernels):
+        from migration_audit.runners import IMAGE, RUNNERS
 
-        self.demo = demo  # its tf.functions hold it weakly
-        self.as_tensor, self.as_numpy = _tf2_api.zero_copy()
-        if variant in ("tf2_eager", "tf2_function", "tf2_xla"):
-            full_output = _tf2_api.full_output_function(demo)
-            signature = [_tf2_api.images_spec()]
-            self.call = {
-                "tf2_eager": lambda: full_output,
-                "tf2_function": lambda: tf.function(full_output, input_signature=signature),
-                "tf2_xla": lambda: tf.function(full_output, input_signature=signature,
-                                               jit_compile=True),
-            }[variant]()
-        else:
-            self.call = _tf2_api.fast_call(demo, variant)
+        self.prepared = RUNNERS[variant].prepare(kernels, names=["output"])
+        self.demo = getattr(self.prepared, "demo", None)
+        self._image = IMAGE
 
     def __call__(self, images):
-        return self.as_numpy(self.call(self.as_tensor(images)))
+        return self.prepared({self._image: images})["output"]
 
     def close(self):
-        pass
+        self.prepared.close()
 
 
 def make_kernels(seed):
     """The kernels every variant uses: the TF2 module's, drawn with `seed`."""
-    return _tf2_api.demo_kernels(_tf2_api.new_demo(seed=seed))
+    from tf2.demo import DeconvDemo
+
+    return DeconvDemo(seed=seed).kernels()
 
 
 def make_runner(variant, images, kernels, seed=0):
-    """Builds one variant for a batch shape; the result maps images to output.
+    """Builds one variant; the result maps images to output.
 
     Args:
         variant: one of `VARIANTS`.
-        images: the (N, H, W, 3) float32 batch (its shape fixes the TF1 graph).
+        images: the (N, H, W, 3) float32 batch (the memory floor's size).
         kernels: `{"conv_kernel", "deconv_kernel"}` float32 arrays.
-        seed: the TF1 graph's seed (its drawn kernel is overwritten).
+        seed: unused (the kernels are given); kept for the callers.
 
     Returns:
-        A callable `runner(images) -> np.ndarray` with a `close()` method;
-        a TF2 runner's `demo` is its `tf2.DeconvDemo`.
+        A callable `runner(images) -> np.ndarray` with a `close()` method.
     """
+    del seed
     if variant == "memory_floor":
         return _MemoryFloor(images)
-    if variant == "tf1_session":
-        return _Tf1Session(images, kernels, seed)
-    return _Tf2(_tf2_api.new_demo(**kernels), variant)
+    return _Variant(variant, kernels)

@@ -4,6 +4,7 @@ Neither TensorFlow nor either port is imported here, so `legacy_tf1` and
 `tf2` can both depend on it without depending on each other.
 """
 
+from deconv_io._version import __version__
 from deconv_io.atomic import atomic_path, save_npz_atomic, write_bytes_atomic
 from deconv_io.dumps import DUMP_NAMES
 from deconv_io.display import normalize_for_display, render_picture

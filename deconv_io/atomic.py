@@ -44,7 +44,11 @@ class OutputError(OSError, InputError):
 
     Both an `OSError` (with the original `errno`) and the project's
     `InputError`, so that command lines report it as one line, exit 2.
+    Printed as its message alone (no "[Errno N]" before it).
     """
+
+    def __str__(self):
+        return self.strerror or super().__str__()
 
 
 # One lock over the run's shared state: the temporary files alive now, the

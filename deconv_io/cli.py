@@ -11,18 +11,21 @@ import stat
 import sys
 from pathlib import Path
 
-from deconv_io.atomic import begin_run, stop_writes
-from deconv_io.checks import parse_int
+from deconv_io.atomic import begin_run, stop_writes, written_outputs
+from deconv_io.checks import int_argument
 from deconv_io.errors import InputError, is_tensorflow_out_of_memory
 from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
-from deconv_io.interrupts import Interrupted, exit_now, handle_signals, worker_abandoned
+from deconv_io.interrupts import HANDLED_SIGNALS, Interrupted, exit_now, handle_signals, \
+    worker_abandoned
+from deconv_io.process_env import StdoutError, check_environment, guarded_stdout, \
+    safe_encoding
 from deconv_io.paths import check_input_file, check_output_dir, check_output_file, \
     check_outputs_distinct
 from deconv_io.tf_import import import_tensorflow, quiet_tensorflow
 
 __all__ = ["ArgumentParser", "add_common_arguments", "add_verbose_argument",
            "add_weights_argument", "check_output_dir", "check_output_path", "check_run_paths",
-           "check_stdout", "import_tensorflow", "int_argument", "one_line", "parse_and_run",
+           "check_stdout", "import_tensorflow", "one_line", "parse_and_run",
            "positive_int", "quiet_tensorflow", "run_as_program", "run_main"]
 
 
@@ -34,35 +37,6 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def int_argument(minimum, maximum=None, multiple_of=1, expected=None):
-    """An `argparse` type: an int in a range (`deconv_io.checks.parse_int`), else one usage line.
-
-    Args:
-        minimum, maximum, multiple_of: as `parse_int` takes them.
-        expected: what the usage error says is expected (default: "an int
-            >= `minimum`", or "an int from `minimum` to `maximum`").
-
-    Returns:
-        A function of the flag's text that returns the int, or raises
-        `argparse.ArgumentTypeError("expected ..., got 'text'")`.
-
-    Example:
-    >>> int_argument(0, 9)("9"), int_argument(2, multiple_of=2)("4")
-    (9, 4)
-    """
-    if expected is None:
-        expected = (f"an int >= {minimum}" if maximum is None
-                    else f"an int from {minimum} to {maximum}")
-
-    def parse(text):
-        value = parse_int(text, minimum, maximum, multiple_of)
-        if value is None:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
 #: An `argparse` type: an int >= 1, else a one-line usage error.
 positive_int = int_argument(1)
 
@@ -70,8 +44,10 @@ positive_int = int_argument(1)
 def version_text(prog):
     """The `--version` line: this project's version and the TensorFlow installed.
 
-    Read from the installed distributions' metadata, so TensorFlow is not
-    imported (`--version` stays as fast as `--help`).
+    The project's from `deconv_io._version` (its one source, also in a
+    source checkout that is not installed), TensorFlow's and Keras's from
+    their distributions' metadata, so TensorFlow is not imported
+    (`--version` stays as fast as `--help`).
 
     Example:
     >>> version_text("legacy_tf1").startswith("legacy_tf1 ")
@@ -85,7 +61,9 @@ def version_text(prog):
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    return (f"{prog} {version('bilinear-deconv-migration')} "
+    from deconv_io._version import __version__
+
+    return (f"{prog} {__version__} "
             f"(TensorFlow {version('tensorflow')}, Keras {version('keras')})")
 
 
@@ -302,7 +280,50 @@ def run_as_program(main):
     """
     global _AS_PROGRAM
     _AS_PROGRAM = True
-    sys.exit(main())
+    late = _handle_late_signals()
+    status = main()
+    if "tensorflow" in sys.modules:
+        # Every output is renamed and flushed to disk, stdout and stderr are
+        # flushed now: TensorFlow's teardown (a second or more) adds nothing
+        # but a window in which a signal would kill the process silently.
+        exit_now(status if isinstance(status, int) else 1)
+    late.clear()
+    sys.exit(status)
+
+
+_PROG = None
+
+
+def _handle_late_signals():
+    """Signals after the run (`run_main` has returned): one line, exit 128 + N.
+
+    `run_main` installs its own handlers for the run and restores these
+    after it. Returns a list; clearing it makes a late signal do nothing
+    more than a normal exit would.
+    """
+    active = [True]
+
+    def late(signum, frame):
+        if not active:
+            return
+        active.clear()
+        written = written_outputs()
+        what = (f"the run had finished; its {len(written)} output file(s) are complete "
+                f"(the last: {written[-1]})" if written else
+                "the run had finished; its outputs, if any, are complete")
+        name = Interrupted(signum).name
+        with contextlib.suppress(OSError, ValueError):
+            print(one_line(f"{_PROG or 'deconv'}: interrupted by {name}; {what}"),
+                  file=sys.stderr)
+        exit_now(128 + signum)
+
+    for signum in HANDLED_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_IGN and signum == getattr(signal, "SIGHUP",
+                                                                               None):
+            continue  # nohup
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, late)
+    return active
 
 
 def run_main(body, prog):
@@ -320,11 +341,15 @@ def run_main(body, prog):
         lack of memory or a closed stdout; 128 + the signal's number when
         interrupted (130 on Ctrl-C).
     """
+    global _PROG
+    _PROG = prog
     begin_run()
+    safe_encoding()
     try:
-        with handle_signals():
+        with handle_signals(), guarded_stdout():
             _line_buffer_stdout()
             check_stdout()
+            check_environment()
             status = body()
             sys.stdout.flush()
             return status
@@ -333,6 +358,10 @@ def run_main(body, prog):
     except BrokenPipeError:
         _silence_stdout()
         _error_line(prog, "standard output is a closed pipe (its reader has gone)")
+        return 2
+    except StdoutError as e:
+        _silence_stdout()
+        _error_line(prog, e)
         return 2
     except InputError as e:
         # One line, even when a message quotes a path or a library's text

@@ -6,10 +6,13 @@ import numpy as np
 
 from deconv_io.weights import KERNEL_SHAPE
 
-__all__ = ["DUMP_NAMES", "TILED_DUMP_NAMES", "dump_bytes", "dump_is_complete"]
+__all__ = ["DUMP_NAMES", "STAGES", "TILED_DUMP_NAMES", "dump_bytes", "dump_is_complete"]
 
+#: The pipeline's stage names, in order: the same words in both ports, dumps,
+#: the audit's runners and reports, and the benchmarks.
+STAGES = ("conv1", "pool", "output")
 #: Arrays of a `--dump` file, in order.
-DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel", "conv1", "pool", "output")
+DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel") + STAGES
 #: Arrays of a tiled run's dump: `conv1` and `pool` are never held whole.
 TILED_DUMP_NAMES = ("image", "conv_kernel", "deconv_kernel", "output")
 

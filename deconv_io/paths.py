@@ -223,8 +223,10 @@ def check_output_file(path, flag, inputs=(), size=None, extra=TEMP_EXTRA_BYTES,
             (after resolving links) is refused.
         size: estimated bytes of the file, or None (free space not checked).
         extra: bytes the temporary file's name adds to the output's name.
-        clean_stale: remove temporary files of this output that a killed
-            run left behind (see `deconv_io.atomic.remove_stale_temps`).
+        clean_stale: remove every temporary file of this project's pattern
+            that a killed run left in the output's folder, whatever output
+            it was for (see `deconv_io.atomic.remove_stale_temps`: files a
+            live run holds locked are kept).
 
     Returns:
         The path to write, a `pathlib.Path` (a link's target for a symbolic
@@ -254,7 +256,7 @@ def check_output_file(path, flag, inputs=(), size=None, extra=TEMP_EXTRA_BYTES,
     if size is not None:
         check_free_space(folder, size, label)
     if clean_stale:
-        remove_stale_temps(folder, names={path.name})
+        remove_stale_temps(folder)
     return path
 
 

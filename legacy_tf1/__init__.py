@@ -14,6 +14,7 @@ Example:
 (3, 3, 3, 64)
 """
 
+from deconv_io._version import __version__
 from legacy_tf1.cli import main
 from legacy_tf1.filters import (
     bilinear_upsample_weights,

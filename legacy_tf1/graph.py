@@ -14,7 +14,8 @@ from deconv_io import DUMP_NAMES, KERNEL_SHAPE
 from legacy_tf1._graph_mode import require_graph_mode
 from legacy_tf1.filters import get_deconv_filter_initializer
 
-__all__ = ["EMBED_LIMIT", "Stages", "build_graph", "original_display_chain", "run_session"]
+__all__ = ["EMBED_LIMIT", "GraphSession", "Stages", "build_graph", "original_display_chain",
+           "run_session"]
 
 #: Images with more float32 values than this are fed to the image variable's
 #: initializer through a placeholder instead of being embedded as a constant
@@ -202,11 +203,76 @@ def _check_weights(weights):
     return checked
 
 
+class GraphSession:
+    """The original graph built once for an image shape, in a session of its own.
+
+    As `run_session` does, `global_variables_initializer()` runs first and
+    given `weights` are then assigned over the drawn kernels (fed through
+    placeholders, so they never enter the GraphDef). `run(names, images)`
+    fetches stages, optionally feeding another batch of the same shape to
+    the tensor through which `conv1` reads the image variable, in place of
+    the variable's value.
+
+    Args:
+        image: (N, H, W, 3) array, cast to float32: the image variable's value.
+        seed, verbose, feed_image: see `build_graph`.
+        weights: optional dict with `conv_kernel` and/or `deconv_kernel`.
+
+    Raises:
+        ValueError: a bad `image` or `weights`.
+
+    Example:
+    >>> import numpy as np
+    >>> with GraphSession(np.ones((1, 7, 5, 3)), seed=0) as s:
+    ...     s.run(["output"])["output"].shape
+    (1, 8, 6, 3)
+    """
+
+    def __init__(self, image, seed=None, weights=None, verbose=False, feed_image=None):
+        import tensorflow as tf
+
+        image = _check_image(image, ndims=(4,))
+        weights = _check_weights(weights or {})
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.stages = build_graph(image, seed=seed, verbose=verbose, feed_image=feed_image)
+            assign, loads = [], {}
+            for name, value in weights.items():
+                holder = tf.compat.v1.placeholder(tf.float32, KERNEL_SHAPE, name=f"{name}_value")
+                assign.append(tf.compat.v1.assign(getattr(self.stages, name), holder))
+                loads[holder] = value
+            init = tf.compat.v1.global_variables_initializer()
+        self.image_read = self.stages.conv1.op.inputs[0]
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        self.session.run(init, feed_dict=self.stages.init_feed)
+        if assign:
+            self.session.run(assign, feed_dict=loads)
+
+    def run(self, names, images=None):
+        """Fetches `names` (fields of `Stages`) in one `Session.run`; a dict of arrays.
+
+        `images`, if given, is fed in place of the image variable's value
+        (same shape).
+        """
+        feed = None if images is None else {self.image_read: images}
+        return self.session.run({name: getattr(self.stages, name) for name in names}, feed)
+
+    def close(self):
+        """Closes the session."""
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def run_session(image, seed=None, weights=None, verbose=False, feed_image=None):
     """Runs the original demo once: fresh graph, session, initializer, fetch.
 
     Like the original, `global_variables_initializer()` runs first; given
-    `weights` are then assigned over the drawn kernels.
+    `weights` are then assigned over the drawn kernels (`GraphSession`).
 
     Args:
         image: (H, W, 3) or (N, H, W, 3) array (a batch of one is added to a
@@ -230,28 +296,12 @@ def run_session(image, seed=None, weights=None, verbose=False, feed_image=None):
     >>> run_session(np.ones((7, 5, 3), np.float32), seed=0)["display"].shape
     (8, 6, 3)
     """
-    import tensorflow as tf
-
     image = _check_image(image, ndims=(3, 4))
     if image.ndim == 3:
         image = image[np.newaxis]
-    weights = _check_weights(weights or {})
-    with tf.Graph().as_default() as graph:
-        stages = build_graph(image, seed=seed, verbose=verbose, feed_image=feed_image)
-        # Given kernels overwrite the drawn ones after the initializer, fed
-        # through placeholders so they never enter the GraphDef.
-        assign, loads = [], {}
-        for name, value in weights.items():
-            holder = tf.compat.v1.placeholder(tf.float32, KERNEL_SHAPE, name=f"{name}_value")
-            assign.append(tf.compat.v1.assign(getattr(stages, name), holder))
-            loads[holder] = value
-        fetches = {name: getattr(stages, name) for name in DUMP_NAMES}
-        if stages.display is not None:
-            fetches["display"] = stages.display
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer(), feed_dict=stages.init_feed)
-            if assign:
-                sess.run(assign, feed_dict=loads)
-            results = sess.run(fetches)
+    with GraphSession(image, seed=seed, weights=weights, verbose=verbose,
+                      feed_image=feed_image) as session:
+        names = list(DUMP_NAMES) + (["display"] if session.stages.display is not None else [])
+        results = session.run(names)
     results.setdefault("display", None)
     return results

@@ -1,10 +1,11 @@
 """The migration audit: the TF1 port and the TF2 module, compared stage by stage.
 
-`run_audit` feeds the same image and the same kernels to the faithful TF1
-port (`legacy_tf1`, graph and session) and to the TF2 module (`tf2`, eager,
-`tf.function`, XLA and the fast output path), adds an independent float64
-NumPy reference, and compares every stage; `python -m migration_audit`
-prints the table and writes `report.json` / `report.png`.
+`run_audit` feeds the same image and the same kernels to every runner of
+`RUNNERS` (the faithful TF1 port, graph and session; the TF2 module, eager,
+`tf.function`, XLA and the fast output path; the Keras model; the published
+script; an independent float64 NumPy reference), and compares every stage;
+`python -m migration_audit` prints the table and writes `report.json` /
+`report.png`.
 `migration_audit.checkpoints` moves checkpoints across the migration
 (TF1 `Saver` <-> TF2 `tf.train.Checkpoint`).
 
@@ -18,12 +19,15 @@ Example:
 True
 """
 
+from deconv_io._version import __version__
 from deconv_io.lazy import lazy_exports
 
 #: Public name -> the module that defines it.
 _WHERE = {
     "AuditResult": "migration_audit.audit",
     "run_audit": "migration_audit.audit",
+    "RUNNERS": "migration_audit.runners",
+    "Runner": "migration_audit.runners",
     "Comparison": "migration_audit.compare",
     "relative_error": "migration_audit.compare",
     "demo_bounds": "migration_audit.bounds",

@@ -31,25 +31,17 @@ from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argu
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.interrupts import run_interruptible
-from deconv_io.paths import check_input_file, check_output_dir, check_output_file, is_dir
+from deconv_io.paths import check_input_file, check_output_file
+from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
-__all__ = ["AUDIT_MAX_PIXELS", "CONVERT", "MATRIX", "PROG", "build_convert_parser",
-           "build_parser", "check_report_dir", "main"]
+__all__ = ["CONVERT", "MATRIX", "PROG", "build_convert_parser", "build_parser", "main"]
 
 PROG = "migration_audit"
 CONVERT = "convert-checkpoint"
 MATRIX = "matrix"
 KERAS_SUFFIX = ".weights.h5"
 
-#: The audit's default `--max-pixels` (the command lines of the ports use
-#: `deconv_io.images.DEFAULT_MAX_PIXELS`): the audit keeps every witness's
-#: stages in memory (four float32 copies of `conv1`, 64 channels, and the
-#: float64 reference's with its temporaries), about 4 KB per pixel, so
-#: larger images need `--max-pixels`.
-AUDIT_MAX_PIXELS = 2_000_000
-
 _MAX_SEED = 2**63 - 1
-_REPORT_FILES = ("report.json", "report.png")
 
 
 def build_parser():
@@ -111,24 +103,14 @@ def build_convert_parser():
     parser.add_argument("dst", metavar="DST",
                         help="the TF2 checkpoint prefix to write: DST.index and "
                              "DST.data-00000-of-00001 (an existing checkpoint there is "
-                             "replaced, the .index last). An existing folder gets DST/ckpt "
+                             "replaced, the .index last; missing folders are created, as "
+                             "TensorFlow's Saver does). An existing folder gets DST/ckpt "
                              "inside it; an empty DST, a DST ending in / that is not a "
                              "folder, or files of DST that are folders, devices or SRC's "
                              "own are refused")
     add_verbose_argument(parser)
-    add_version_argument(parser, PROG)
+    add_version_argument(parser, f"{PROG} {CONVERT}")
     return parser
-
-
-def check_report_dir(folder, inputs=(), names=_REPORT_FILES):
-    """Fails early unless `--report DIR` is, or can be made as, a folder for `names`."""
-    if folder is None:
-        return None
-    folder = check_output_dir(folder, "--report", inputs=inputs)
-    if is_dir(folder):
-        for name in names:
-            check_output_file(folder / name, "--report", inputs=inputs)
-    return folder
 
 
 def _summary(result):
@@ -182,8 +164,13 @@ def _run(args):
         report_dict, write_report_json, write_report_png
 
     env = environment()
+
+    def progress(line):
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    progress(f"auditing {image_path}, image {image.shape}, one line per runner ...")
     # In a worker thread, so that a signal stops the audit mid-computation.
-    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights)
+    result = run_interruptible(run_audit, image, seed=args.seed, weights=weights, log=progress)
     kernels = (f"from {args.weights}" if weights is not None
                else f"drawn by tf1_session (seed={args.seed})")
     print(environment_line(env))
@@ -201,7 +188,7 @@ def _run(args):
 
 def _convert_keras(args, to_keras):
     from deconv_io.atomic import TEMP_EXTRA_BYTES
-    from migration_audit.checkpoints import checkpoint_destination, checkpoint_source
+    from migration_audit.checkpoints import checkpoint_source
 
     if to_keras:
         if not str(args.dst).endswith(KERAS_SUFFIX):
@@ -212,9 +199,7 @@ def _convert_keras(args, to_keras):
         args.src = src
     else:
         src = check_input_file(args.src, "Keras weights file")
-        args.dst = checkpoint_destination(args.dst)
-        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0,
-                          clean_stale=False)
+        check_output_file(f"{args.dst}.index", "DST", inputs=(src,), extra=0)
         check_output_file(f"{args.dst}.data-00000-of-00001", "DST", inputs=(src,), extra=0,
                           clean_stale=False)
     import_tensorflow()
@@ -230,12 +215,23 @@ def _convert_keras(args, to_keras):
 
 def _convert(args):
     quiet_tensorflow(args.verbose)
-    if str(args.dst).endswith(".h5") or str(args.src).endswith(".h5"):
-        return _convert_keras(args, to_keras=str(args.dst).endswith(".h5"))
-    from migration_audit.checkpoints import check_checkpoint_destination, \
-        checkpoint_destination, checkpoint_source
+    from migration_audit.checkpoint_files import missing_folders_made
+    from migration_audit.checkpoints import checkpoint_destination
 
-    dst = checkpoint_destination(args.dst)
+    keras = str(args.dst).endswith(".h5") or str(args.src).endswith(".h5")
+    to_keras = keras and str(args.dst).endswith(".h5")
+    if not to_keras:  # a TF checkpoint prefix, or a folder to write DST/ckpt in
+        args.dst = checkpoint_destination(args.dst)
+    # DST's missing folders are made, as TensorFlow's Saver does, and removed
+    # again if the conversion is refused or fails.
+    with missing_folders_made(args.dst):
+        return _convert_keras(args, to_keras) if keras else _convert_tf1_to_tf2(args)
+
+
+def _convert_tf1_to_tf2(args):
+    from migration_audit.checkpoints import check_checkpoint_destination, checkpoint_source
+
+    dst = args.dst
     src = checkpoint_source(args.src)
     check_checkpoint_destination(dst, src)
     import_tensorflow()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deconv_io import KERNEL_SHAPE, atomic_path
+from deconv_io import KERNEL_SHAPE, write_bytes_atomic
 from deconv_io.errors import InputError
 from migration_audit.checkpoint_files import write_checkpoint_atomically
 from migration_audit.checkpoints import TF1_NAMES, _reader
@@ -188,10 +188,30 @@ def convert_tf1_to_keras(src, dst, plan=None):
     from tf2.keras_model import build_keras_demo
 
     model = build_keras_demo(**plan.kernels)
-    # HDF5 locks the file it writes: this run's own lock would refuse it.
-    with atomic_path(dst, suffix=".weights.h5", lock=False) as tmp:
-        model.save_weights(str(tmp))
+    write_bytes_atomic(dst, weights_h5_bytes(model))
     return plan
+
+
+def weights_h5_bytes(model):
+    """The bytes `model.save_weights` writes to a `.weights.h5`, made in memory.
+
+    HDF5 writing onto a full disk can crash the process (h5py's error
+    handling ends in SIGSEGV); in memory nothing can fail that way, and the
+    bytes then go through `deconv_io.write_bytes_atomic`, whose disk-full
+    error is one line with the old file intact. Keras's own HDF5 store
+    takes an `io.BytesIO` (as for `.keras` archives in memory); its state
+    walk is what `save_weights` runs, so the file is the same.
+    """
+    import io
+
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None,  # noqa: SLF001
+                           inner_path="", visited_saveables=set())
+    store.close()
+    return buffer.getvalue()
 
 
 def convert_keras_to_tf1(src, dst, plan=None):

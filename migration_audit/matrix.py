@@ -2,24 +2,20 @@
 
     python -m migration_audit matrix [IMAGE] [--seed N] [--weights W.npz] [--report DIR]
 
-TensorFlow reads `TF_ENABLE_ONEDNN_OPTS`, `ONEDNN_MAX_CPU_ISA` and
-`TF_NUM_INTRAOP_THREADS` once, when it loads, so each configuration runs the
-audit in a subprocess of its own, on the same image and kernels:
-
-- oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`: Eigen runs the ops, as it does by
-  default on CPUs without AVX-512 VNNI/BF16, AVX-VNNI or AMX);
-- oneDNN on (`=1`) with each `ONEDNN_MAX_CPU_ISA` cap this CPU supports
-  among SSE41 and AVX2, and with no cap (oneDNN's default: the best ISA);
-- each with 1 intra-op thread and with TensorFlow's default (every core).
+Each configuration (`migration_audit.configurations`: oneDNN off; oneDNN on
+with each `ONEDNN_MAX_CPU_ISA` cap this CPU supports among SSE41 and AVX2,
+and uncapped; each with 1 intra-op thread and with every core) runs the
+audit in a subprocess of its own, on the same image and kernels.
 
 Each child prints nothing and writes its `report.json` (the audit's rows,
 with their claims and bounds, and the environment it ran in) and its
 witnesses' `output` arrays. The parent, which never imports TensorFlow,
 prints configuration x comparison (bit-identical / error over bound / FAIL),
 then across configurations each one's `output` against the float64
-reference and whether the TF1 session's own bits change, and writes
-`DIR/matrix.json`. Exit status: 0 when every claim holds everywhere, 1 when
-one does not, 2 for bad input.
+reference and whether the TF1 session's own bits change
+(`migration_audit.matrix_report`), and writes `DIR/matrix.json` and
+`DIR/matrix.png` (the heat map of error/bound). Exit status: 0 when every
+claim holds everywhere, 1 when one does not, 2 for bad input.
 
 The kernels: `--weights`, or a NumPy Glorot-uniform conv kernel (the
 original's bound, seeded) and the original's FCN bilinear deconv kernel, so
@@ -30,7 +26,6 @@ one of the 64 channels reaches the output.
 
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -41,77 +36,18 @@ import numpy as np
 
 from deconv_io import KERNEL_SHAPE, default_image_path, load_image, load_weights
 from deconv_io.atomic import write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_weights_argument, parse_and_run, positive_int
+from deconv_io.cli import ArgumentParser, add_version_argument, add_weights_argument, \
+    parse_and_run, positive_int
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path
 from deconv_io.paths import check_input_file
-from migration_audit.cli import AUDIT_MAX_PIXELS
 from migration_audit.bounds import demo_bounds, error_over_bound, pair_bound
+from migration_audit.configurations import configurations
+from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
-__all__ = ["Configuration", "configurations", "kernels_for", "main", "run_matrix"]
+__all__ = ["kernels_for", "main", "run_matrix"]
 
 PROG = "migration_audit matrix"
-#: The oneDNN ISA caps tried, each where the CPU has the flag it needs.
-ISA_CAPS = {"SSE41": "sse4_1", "AVX2": "avx2"}
-#: The variables a configuration sets; every other one is inherited.
-_VARIABLES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")
-
-
-class Configuration:
-    """One way to run TensorFlow here: its name and the variables it sets.
-
-    Attributes:
-        name: e.g. `"onednn AVX2 threads=1"`.
-        env: `{variable: value or None}` (None: unset in the child).
-    """
-
-    def __init__(self, onednn, isa=None, threads=None):
-        self.onednn = bool(onednn)
-        self.isa = isa
-        self.threads = threads
-        self.env = {"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0",
-                    "ONEDNN_MAX_CPU_ISA": isa,
-                    "TF_NUM_INTRAOP_THREADS": None if threads is None else str(threads)}
-        self.name = (f"{'onednn ' + (isa or 'default') if onednn else 'eigen'} "
-                     f"threads={threads or 'all'}")
-
-    def child_env(self, base=None):
-        """`base` (default os.environ) with this configuration's variables set or unset."""
-        env = dict(os.environ if base is None else base)
-        for key, value in self.env.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        return env
-
-    def as_dict(self):
-        return {"name": self.name, "env": dict(self.env)}
-
-
-def configurations(isa_flags, thread_counts=(1, None)):
-    """The configurations to run on a CPU with these flags.
-
-    Args:
-        isa_flags: the CPU's flags (`report.cpu_fingerprint()["isa"]`).
-        thread_counts: intra-op thread counts (None: TensorFlow's default).
-
-    Returns:
-        A list of `Configuration`: oneDNN off, then on with each cap the
-        CPU supports and uncapped, each with every thread count.
-
-    Example:
-    >>> [c.name for c in configurations(["avx2"])]  # doctest: +NORMALIZE_WHITESPACE
-    ['eigen threads=1', 'eigen threads=all', 'onednn AVX2 threads=1',
-     'onednn AVX2 threads=all', 'onednn default threads=1', 'onednn default threads=all']
-    """
-    settings = [(False, None)] + [(True, cap) for cap, flag in ISA_CAPS.items()
-                                  if flag in isa_flags] + [(True, None)]
-    return [Configuration(onednn, isa, threads) for onednn, isa in settings
-            for threads in thread_counts]
-
-
 def kernels_for(seed=0, dense_deconv=False):
     """The matrix's kernels, drawn with NumPy (no TensorFlow in the parent).
 
@@ -151,21 +87,6 @@ def _child(inputs, out_dir):
     np.savez(out_dir / "outputs.npz", **{name: stages["output"]
                                          for name, stages in result.witnesses.items()
                                          if stages.get("output") is not None})
-
-
-def _cell(row):
-    if row["bit_identical"] and row["passed"]:
-        return "identical"
-    ratio = row["error_over_bound"]
-    ratio = float(ratio) if not isinstance(ratio, str) else float("nan")
-    text = "n/a" if row["claim"] == "bit-identical" else f"{ratio:.3g}"
-    return text if row["passed"] else f"FAIL {text}"
-
-
-def _format(header, rows):
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in [header] + rows)
 
 
 def run_matrix(images, kernels, configs, workdir, log=print):
@@ -231,48 +152,6 @@ def run_matrix(images, kernels, configs, workdir, log=print):
     }
 
 
-def format_matrix(matrix):
-    """The printed tables of a `run_matrix` result."""
-    configs = matrix["configurations"]
-    names = [c["name"] for c in configs]
-    keys = [(row["stage"], f"{row['actual']} vs {row['expected']}")
-            for row in configs[0]["comparisons"]]
-    cells = {(c["name"], row["stage"], f"{row['actual']} vs {row['expected']}"): _cell(row)
-             for c in configs for row in c["comparisons"]}
-    lines = ["each comparison in each configuration (identical: bit-identical; a number: "
-             "max |difference| / derived bound, <= 1 holds)",
-             _format(["stage", "comparison"] + names,
-                      [[stage, name] + [cells.get((c, stage, name), "-") for c in names]
-                       for stage, name in keys])]
-    reference_rows = []
-    for c in configs:
-        row = next(r for r in c["comparisons"] if r["stage"] == "output"
-                   and r["actual"] == "tf1_session" and r["expected"] == "float64_reference")
-        tf1 = next(a for a in matrix["across"] if a["configuration"] == c["name"]
-                   and a["witness"] == "tf1_session")
-        same = ("reference run" if c["name"] == tf1["against"] else
-                "yes" if tf1["bit_identical"] else f"no ({tf1['error_over_bound']:.3g} of bound)")
-        reference_rows.append([c["name"], "on" if c["environment"]["onednn"] else "off",
-                               f"{float(row['error_over_bound']):.3g}",
-                               f"{float(row['max_rel_diff']):.3g}", same])
-    lines += ["", "across configurations: tf1_session output against the float64 reference, "
-              f"and against the first configuration ({names[0]})",
-              _format(["configuration", "oneDNN", "error/bound vs float64",
-                       "max rel diff vs float64", "tf1_session bits same as first"],
-                      reference_rows)]
-    failed = [f"{c['name']}: {r['stage']} {r['actual']} vs {r['expected']}"
-              for c in configs for r in c["comparisons"] if not r["passed"]]
-    failed += [f"{a['configuration']}: {a['witness']} output vs {a['against']}"
-               for a in matrix["across"] if not a["passed"]]
-    rows = sum(len(c["comparisons"]) for c in configs) + len(matrix["across"])
-    lines.append("")
-    lines.append(f"verdict: FAIL - {len(failed)} of {rows} break their claim: "
-                 + "; ".join(failed) if failed else
-                 f"verdict: PASS - all {rows} comparisons in {len(configs)} configurations "
-                 "hold their claim")
-    return "\n".join(lines)
-
-
 def build_parser():
     """Returns the `matrix` subcommand's parser."""
     parser = ArgumentParser(
@@ -296,10 +175,13 @@ def build_parser():
                         help="intra-op thread counts, comma-separated ints or 'all' "
                              "(default 1,all)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=None,
-                        help="write DIR/matrix.json; DIR is created if its parent exists")
+                        help="write DIR/matrix.json and DIR/matrix.png (configurations x "
+                             "comparisons, coloured by error/bound); DIR is created if its "
+                             "parent exists")
     parser.add_argument("--max-pixels", type=positive_int, default=AUDIT_MAX_PIXELS,
                         help=f"refuse larger images before decoding (default "
                              f"{AUDIT_MAX_PIXELS})")
+    add_version_argument(parser, PROG)
     return parser
 
 
@@ -318,7 +200,7 @@ def _thread_counts(text):
 
 
 def _run(args):
-    from migration_audit.cli import check_report_dir
+    from migration_audit.matrix_report import format_matrix, write_matrix_png
     from migration_audit.report import cpu_fingerprint
 
     if not 0 <= args.seed < 2**63:
@@ -328,7 +210,7 @@ def _run(args):
     if args.weights is not None:
         check_input_file(args.weights, "Weights file")
     report_dir = check_report_dir(args.report, inputs=(image_path, args.weights),
-                                  names=("matrix.json",))
+                                  names=("matrix.json", "matrix.png"))
     image = load_image(image_path, max_pixels=args.max_pixels)
     kernels = kernels_for(args.seed, args.dense_deconv)
     if args.weights is not None:
@@ -354,7 +236,8 @@ def _run(args):
         report_dir.mkdir(exist_ok=True)
         write_bytes_atomic(report_dir / "matrix.json",
                            (json.dumps(matrix, indent=2) + "\n").encode())
-        print(f"report: {report_dir / 'matrix.json'}")
+        write_matrix_png(report_dir / "matrix.png", matrix)
+        print(f"report: {report_dir / 'matrix.json'}, {report_dir / 'matrix.png'}")
     return 0 if matrix["passed"] else 1
 
 

@@ -148,3 +148,22 @@ def resize_bound(x, factor, unit_roundoff=2.0**-24):
     g = lambda n: n * unit_roundoff / (1 - n * unit_roundoff)  # noqa: E731
     coordinate = g(6) * ((h + 1) + (w + 1))
     return coordinate * 2 * magnitude + g(16) * 4 * magnitude
+
+
+def run_tests_on_jax(test_file):
+    """Runs `test_file`'s tests in a subprocess with `KERAS_BACKEND=jax`; returns its stdout.
+
+    Fails (with the run's tail) unless every test there passed or skipped.
+    """
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(REPO)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", str(test_file)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout

@@ -213,10 +213,12 @@ def test_convert_checkpoint_missing_data_file_exits_2(tf1_checkpoint, tmp_path, 
 
 def test_convert_checkpoint_bad_destination_exits_2(tf1_checkpoint, tmp_path, capsys):
     prefix, _ = tf1_checkpoint
-    missing = tmp_path / "no-such-folder" / "out"
-    assert main(["convert-checkpoint", prefix, str(missing)]) == 2
+    (tmp_path / "a-file").write_text("")
+    blocked = tmp_path / "a-file" / "sub" / "out"  # a file where a folder must be made
+    assert main(["convert-checkpoint", prefix, str(blocked)]) == 2
     assert capsys.readouterr().err == (
-        f"migration_audit: error: DST {missing}.index: folder {missing.parent} does not exist\n")
+        f"migration_audit: error: DST {blocked}: cannot create folder {blocked.parent}: "
+        "Not a directory\n")
     before = Path(f"{prefix}.index").read_bytes()
     assert main(["convert-checkpoint", prefix, prefix]) == 2
     assert "is the source checkpoint itself" in capsys.readouterr().err

@@ -18,12 +18,46 @@ from PIL import Image
 
 from deconv_io import load_image, save_weights
 from legacy_tf1.graph import run_session
-from migration_audit import audit, bounds, cli, compare, reference, report
+from migration_audit import audit, bounds, cli, compare, reference, report, runners
 from migration_audit.cli import main
 from tests.conftest import PNG_MAGIC, REPO, reference_with_bounds
 
 STAGES = ("conv1", "pool", "output")
 TF2 = ("tf2_eager", "tf2_function", "tf2_xla")
+
+
+class _Changed:
+    """A prepared runner whose results pass through `change(results, kernels)`."""
+
+    def __init__(self, prepared, variables, change):
+        self.prepared, self.given, self.change = prepared, variables, change
+
+    def __call__(self, inputs):
+        results = dict(self.prepared(inputs))
+        kernels = self.given or self.prepared.variables()
+        return self.change(results, kernels)
+
+    def variables(self):
+        return self.prepared.variables()
+
+    def close(self):
+        self.prepared.close()
+
+
+def _change_runner(monkeypatch, name, change):
+    """Makes the registry's runner `name` pass its results through `change`."""
+    runner = runners.RUNNERS[name]
+    real = runner._prepare
+
+    def prepare(variables, names, **options):
+        return _Changed(real(variables, names, **options), variables, change)
+
+    monkeypatch.setattr(runner, "_prepare", prepare)
+
+
+def _progress_only(err):
+    """Whether stderr holds only the audit's progress lines."""
+    return all(line.startswith("migration_audit: ") for line in err.splitlines())
 
 
 def _expected_rows():
@@ -53,7 +87,13 @@ def _table(out):
 def test_audit_passes_prints_table_and_writes_report(image_path, tmp_path, capsys):
     folder = tmp_path / "audit"
     assert main([str(image_path), "--seed", "0", "--report", str(folder)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # Progress on stderr: a first line, then one line per audited runner, in registry order.
+    progress = err.splitlines()
+    audited = [name for name, r in runners.RUNNERS.items() if r.audited]
+    assert progress[0].startswith(f"migration_audit: auditing {image_path}")
+    assert [line.split()[2].rstrip(":") for line in progress[1:]] == audited
+    assert "original_script: not run (the script reshapes its image" in err
     lines = out.splitlines()
     assert lines[0].startswith("environment: ") and " oneDNN " in lines[0]
     assert f"TensorFlow {tf.__version__}, " in lines[0]
@@ -127,12 +167,11 @@ def test_weights_file_kernels_are_fed_to_every_witness(image_path, tmp_path, mon
     save_weights(weights, **kernels)
     seen = {}
 
-    def spy_tf2(images, conv_kernel, deconv_kernel):
-        seen.update(conv_kernel=conv_kernel, deconv_kernel=deconv_kernel)
-        return real_tf2(images, conv_kernel, deconv_kernel)
+    def spy(results, kernels):
+        seen.update(kernels)
+        return results
 
-    real_tf2 = audit.run_tf2
-    monkeypatch.setattr(audit, "run_tf2", spy_tf2)
+    _change_runner(monkeypatch, "tf2_function", spy)
     assert main([str(image_path), "--weights", str(weights), "--report", str(tmp_path)]) == 0
     assert capsys.readouterr().out.splitlines()[1].endswith(f"kernels from {weights}")
     for name, value in kernels.items():
@@ -143,17 +182,14 @@ def test_weights_file_kernels_are_fed_to_every_witness(image_path, tmp_path, mon
 
 def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, monkeypatch,
                                                        capsys):
-    real = audit.run_tf1_session
-
-    def perturbed(images, seed=None, weights=None):
-        results = real(images, seed=seed, weights=weights)
+    def perturbed(results, kernels):
         # 3x a float32 witness's largest bound everywhere: 1.5x the bound of
         # a pair of float32 witnesses where that bound is largest.
-        bound = bounds.demo_bounds(images, results["conv_kernel"], results["deconv_kernel"])
+        bound = bounds.demo_bounds(load_image(image_path)[None], **kernels)
         results["output"] = results["output"] + np.float32(3 * bound["output"].max())
         return results
 
-    monkeypatch.setattr(audit, "run_tf1_session", perturbed)
+    _change_runner(monkeypatch, "tf1_session", perturbed)
     assert main([str(image_path), "--seed", "0", "--report", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     rows = _table(out)
@@ -171,14 +207,11 @@ def test_a_perturbed_stage_fails_the_audit_with_exit_1(image_path, tmp_path, mon
 
 def test_a_wrong_shape_fails_the_audit_and_still_draws(image_path, tmp_path, monkeypatch,
                                                        capsys):
-    real = audit.run_tf2
+    def cropped(results, kernels):
+        results["output"] = results["output"][:, :-1]
+        return results
 
-    def cropped(images, conv_kernel, deconv_kernel):
-        witnesses, seconds = real(images, conv_kernel, deconv_kernel)
-        witnesses["tf2_xla"]["output"] = witnesses["tf2_xla"]["output"][:, :-1]
-        return witnesses, seconds
-
-    monkeypatch.setattr(audit, "run_tf2", cropped)
+    _change_runner(monkeypatch, "tf2_xla", cropped)
     assert main([str(image_path), "--seed", "0", "--report", str(tmp_path)]) == 1
     rows = _table(capsys.readouterr().out)
     failed = {key: row for key, row in rows.items() if row["verdict"] == "FAIL"}
@@ -190,22 +223,18 @@ def test_a_wrong_shape_fails_the_audit_and_still_draws(image_path, tmp_path, mon
     assert (tmp_path / "report.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def _nudge(witness, stage):
-    real = audit.run_tf2
+def _nudge(monkeypatch, witness, stage):
+    def nudged(results, kernels):
+        results[stage] = np.nextafter(results[stage], np.inf, dtype=np.float32)
+        return results
 
-    def nudged(images, conv_kernel, deconv_kernel):
-        witnesses, seconds = real(images, conv_kernel, deconv_kernel)
-        values = witnesses[witness][stage]
-        witnesses[witness][stage] = np.nextafter(values, np.inf, dtype=np.float32)
-        return witnesses, seconds
-
-    return nudged
+    _change_runner(monkeypatch, witness, nudged)
 
 
 def test_one_ulp_passes_a_bound_claim(image_path, monkeypatch, capsys):
     # One ULP on XLA's conv1 (a bound claim: XLA compiles its own kernels):
     # no longer bit-identical, within the bound, so the audit passes.
-    monkeypatch.setattr(audit, "run_tf2", _nudge("tf2_xla", "conv1"))
+    _nudge(monkeypatch, "tf2_xla", "conv1")
     assert main([str(image_path), "--seed", "0"]) == 0
     out = capsys.readouterr().out
     row = _table(out)[("conv1", "tf2_xla vs tf1_session")]
@@ -217,7 +246,7 @@ def test_one_ulp_passes_a_bound_claim(image_path, monkeypatch, capsys):
 def test_one_ulp_breaks_a_bit_identical_claim(image_path, monkeypatch, capsys):
     # Eager runs the session's very kernels on the same shapes: its claim is
     # bit identity, and one ULP breaks it (exit 1), though within the bound.
-    monkeypatch.setattr(audit, "run_tf2", _nudge("tf2_eager", "conv1"))
+    _nudge(monkeypatch, "tf2_eager", "conv1")
     assert main([str(image_path), "--seed", "0"]) == 1
     out = capsys.readouterr().out
     row = _table(out)[("conv1", "tf2_eager vs tf1_session")]
@@ -245,7 +274,7 @@ def test_subnormal_or_huge_kernels_keep_bit_identical_ports_passing(image_path, 
         for name in ("tf2_eager", "tf2_function"):
             assert rows[(stage, f"{name} vs tf1_session")]["verdict"] == "ok"
     assert code == 0, captured.out
-    assert captured.err == ""
+    assert _progress_only(captured.err), captured.err
 
 
 def test_default_image_is_the_packaged_one(image_path, monkeypatch, capsys):
@@ -338,7 +367,7 @@ def test_subprocess_eigen_run_outside_the_checkout(image_path, tmp_path):
                           text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2",
                                           "TF_ENABLE_ONEDNN_OPTS": "0"})
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert _progress_only(done.stderr), done.stderr
     assert "verdict: PASS" in done.stdout and "oneDNN off" in done.stdout
     data = json.loads((report_dir / "report.json").read_text())
     assert data["environment"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
@@ -353,7 +382,7 @@ def test_subprocess_bad_input_exits_2_before_tensorflow(tmp_path):
     assert done.stdout == ""
 
 
-@pytest.mark.parametrize("module", [audit, bounds, cli, compare, reference, report])
+@pytest.mark.parametrize("module", [audit, bounds, cli, compare, reference, report, runners])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 1

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from migration_audit.matrix import Configuration, configurations, kernels_for
+from migration_audit.configurations import Configuration, configurations
+from migration_audit.matrix import kernels_for
 from migration_audit.report import cpu_fingerprint
 from tests.conftest import REPO
 
@@ -79,7 +80,11 @@ def test_matrix_runs_every_configuration_and_every_claim_holds(tmp_path, subproc
     witnesses = {a["witness"] for a in matrix["across"]}
     assert witnesses == {"tf1_session", "tf2_eager", "tf2_function", "tf2_xla", "tf2_fast",
                          "keras_model"}
-    assert "verdict: PASS" in done.stdout and "tf1_session bits same as first" in done.stdout
+    assert "verdict: PASS" in done.stdout and "tf1 bits same as c1" in done.stdout
+    # The printed table fits in 100 columns; the heat map is a PNG.
+    assert max(len(line) for line in done.stdout.splitlines() if not line.startswith(
+        ("report: ", "verdict: ", str(image)))) <= 100
+    assert (report / "matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_matrix_refuses_bad_threads(subprocess_env):
@@ -88,3 +93,74 @@ def test_matrix_refuses_bad_threads(subprocess_env):
                           timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "--threads" in done.stderr
+
+
+def _synthetic_matrix(configs=8):
+    """A matrix.json-shaped dict: 27 rows in each of `configs` configurations."""
+    stages = ("conv1", "pool", "output")
+    pairs = [("tf2_function", "tf1_session", "bit-identical"),
+             ("tf2_fast_parity", "float64_reference", "bound")]
+    rows = [{"stage": s, "actual": a, "expected": e, "claim": claim, "bit_identical":
+             claim == "bit-identical", "error_over_bound": 0.0 if claim != "bound" else 0.25,
+             "max_rel_diff": 1e-7, "passed": True}
+            for s in stages for a, e, claim in pairs]
+    rows += [{"stage": "output", "actual": "tf1_session", "expected": "float64_reference",
+              "claim": "bound", "bit_identical": None, "error_over_bound": 0.5,
+              "max_rel_diff": 2e-7, "passed": True}]
+    names = [c.name for c in configurations(["sse4_1", "avx2"])][:configs]
+    matrix = {"configurations": [{"name": n, "environment": {"onednn": "onednn" in n},
+                                  "passed": True, "comparisons": [dict(r) for r in rows]}
+                                 for n in names],
+              "across": [{"configuration": n, "witness": "tf1_session", "against": names[0],
+                          "bit_identical": i == 0, "error_over_bound": 0.0 if i == 0 else 0.1,
+                          "passed": True} for i, n in enumerate(names)],
+              "passed": True}
+    return matrix
+
+
+def test_matrix_table_fits_in_100_columns_and_names_each_configuration():
+    from migration_audit.matrix_report import format_matrix
+
+    matrix = _synthetic_matrix()
+    last = matrix["configurations"][-1]["comparisons"][-1]
+    last.update(passed=False, error_over_bound=1.5)
+    matrix["passed"] = False
+    lines = format_matrix(matrix).splitlines()
+    assert max(len(line) for line in lines if not line.startswith("verdict: ")) <= 100
+    assert lines[:8] == [f"c{i + 1}: {c['name']}"
+                         for i, c in enumerate(matrix["configurations"])]
+    header = next(line for line in lines if line.startswith("comparison "))
+    assert header.split() == ["comparison"] + [f"c{i}" for i in range(1, 9)]
+    row = next(line for line in lines if line.startswith("output tf1 vs f64 "))
+    assert row.split()[-8:] == ["0.5"] * 7 + ["FAIL"]
+    row = next(line for line in lines if line.startswith("conv1 tf2_func vs tf1 "))
+    assert row.split()[-8:] == ["same"] * 8
+    assert lines[-1].startswith("verdict: FAIL - 1 of ")
+
+
+def test_matrix_heat_map_is_a_png(tmp_path):
+    from migration_audit.matrix_report import write_matrix_png
+
+    path = tmp_path / "matrix.png"
+    write_matrix_png(path, _synthetic_matrix(3))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as picture:
+        assert picture.size[0] > 400 and picture.size[1] > 150
+
+
+def test_matrix_version(capsys):
+    from migration_audit.matrix import main
+
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("migration_audit matrix ") and len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["configurations", "matrix"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"migration_audit.{name}"),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted and not result.failed

@@ -1,9 +1,10 @@
 """The audit's `original_script` and `keras_model` witnesses."""
 
 import numpy as np
+import pytest
 
 from deconv_io import default_image_path, load_image
-from migration_audit import audit
+from migration_audit import audit, runners
 
 
 def _kernels():
@@ -35,8 +36,10 @@ def test_original_script_is_skipped_where_it_cannot_read_the_image():
     result = audit.run_audit(images, seed=0)
     assert "original_script" not in result.witnesses
     assert "[1, 750, 500, 3]" in result.skipped["original_script"]
-    stages, why = audit.run_original_script(np.full((1, 750, 500, 3), 0.5, np.float32),
-                                            **_kernels())
-    assert stages is None and "8-bit" in why
+    original = runners.RUNNERS["original_script"]
+    inputs = {"image": np.full((1, 750, 500, 3), 0.5, np.float32)}
+    assert "8-bit" in original.cannot_run(inputs)
+    with pytest.raises(runners.CannotRun, match="original_script: the script reads 8-bit"):
+        original(inputs, _kernels())
     assert not any("original_script" in c.name for c in result.comparisons)
     assert any(c.name == "keras_model vs tf1_session" for c in result.comparisons)

@@ -15,7 +15,8 @@ import sys
 import pytest
 
 from benchmarks import bench
-from benchmarks.configs import CONFIGS, child_argv, format_configs_table
+from benchmarks.configs import child_argv, format_configs_table
+from migration_audit.configurations import NAMED
 from tests.conftest import REPO
 
 #: --quick, cut down to one tiny size and two variants to keep CI time low.
@@ -52,9 +53,13 @@ def test_flags_parse():
 
 
 def test_configurations_set_onednn():
-    assert CONFIGS["onednn-off"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
-    assert CONFIGS["onednn-on"] == {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None}
-    assert CONFIGS["onednn-avx2"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert NAMED["onednn-off"].env["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert NAMED["onednn-on"].env == {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None,
+                                      "TF_NUM_INTRAOP_THREADS": None}
+    assert NAMED["onednn-avx2"].env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    # The benchmark's children keep the caller's log level (the matrix's are silenced).
+    env = NAMED["onednn-off"].child_env({"TF_CPP_MIN_LOG_LEVEL": "1"}, log_level=None)
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "1"
 
 
 @pytest.mark.parametrize("value", ["onednn", "", "onednn-off,eigen"])
@@ -67,6 +72,7 @@ def test_unknown_configuration_exits_2_with_one_line(value, capsys):
 
 def test_the_parent_never_imports_tensorflow():
     code = ("import sys; from benchmarks import bench, configs, report; "
+            "import migration_audit.configurations; "
             "bench.build_parser().parse_args(['--configs', 'onednn-on']); "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,

@@ -97,7 +97,7 @@ def test_parse_int(text, args, value):
 def test_int_argument_messages():
     import argparse
 
-    from deconv_io.cli import int_argument
+    from deconv_io.checks import int_argument
 
     assert int_argument(0, 9)("0") == 0
     with pytest.raises(argparse.ArgumentTypeError, match=r"^expected an int from 0 to 9, "

@@ -5,9 +5,6 @@ This file runs twice in a suite: in-process on the TensorFlow backend, and
 `KERAS_BACKEND=jax`. The float64 NumPy references never touch a backend.
 """
 
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,7 +12,7 @@ import pytest
 
 from migration_audit import reference
 from migration_audit.bounds import FLOAT64_UNIT_ROUNDOFF, conv2d_transpose_bound
-from tests.conftest import REPO, assert_within, resize_bound
+from tests.conftest import assert_within, resize_bound, run_tests_on_jax
 from tf2.kernels import bilinear_kernel, get_kernel_size
 from tf2.layers import BilinearUpsample2D, polyphase_taps
 
@@ -153,12 +150,5 @@ def test_saved_keras_file_round_trip(tmp_path):
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="spawns the JAX run from the TF run")
 def test_the_same_tests_pass_on_the_jax_backend():
-    pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(REPO)}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:xdist", __file__], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert " passed" in proc.stdout and " 1 skipped" in proc.stdout  # only this test skips
+    stdout = run_tests_on_jax(__file__)
+    assert " passed" in stdout and " 1 skipped" in stdout  # only this test skips

@@ -20,6 +20,7 @@ TensorShape([3, 3, 3, 64])
 
 import importlib
 
+from deconv_io._version import __version__
 from deconv_io.lazy import lazy_exports, when_imported
 
 #: Public name -> the module that defines it.

@@ -7,10 +7,9 @@ trace serves every batch and image size.
 
 import tensorflow as tf
 
-__all__ = ["IMAGES_SPEC", "STAGES", "demo_stages", "upsample"]
+from deconv_io.dumps import STAGES
 
-#: Stage names, in pipeline order (the keys of `demo_stages`).
-STAGES = ("conv1", "pool", "output")
+__all__ = ["IMAGES_SPEC", "demo_stages", "upsample"]
 
 #: The one input signature: any batch, any height and width, RGB float32.
 IMAGES_SPEC = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")

@@ -103,9 +103,26 @@ def _upsample_parity(padded, deconv_kernel):
 # Compiled once per input shape (and read-channel count); three kernels, as
 # one XLA cluster would recompute the conv inside every consumer of the pool.
 # Plain Python loops over static ranges: no AutoGraph conversion needed.
-_parity_planes_xla = tf.function(_parity_planes, jit_compile=True, autograph=False)
-_conv_pool_parity_xla = tf.function(_conv_pool_parity, jit_compile=True, autograph=False)
-_upsample_parity_xla = tf.function(_upsample_parity, jit_compile=True, autograph=False)
+def _per_shape_function(python_function):
+    """`tf.function(jit_compile=True)` of a static-shape kernel: one trace per shape.
+
+    The loops and slices above need every extent as a Python int, so each
+    input shape is one trace and one XLA compile, by design: the callers
+    bound the shapes (`tf2.fast_path` caches its choice per shape, and a
+    tiled run has a few crop shapes per tile size: the first, inner, last
+    and partial rows times the same columns, whatever the image's size). TensorFlow's
+    frequent-retracing detector would log a warning on stderr for those
+    planned traces (it counts traces among the last calls, not distinct
+    shapes); it is told not to, for these three functions only.
+    """
+    function = tf.function(python_function, jit_compile=True, autograph=False)
+    function._omit_frequent_tracing_warning = True  # noqa: SLF001 - see above
+    return function
+
+
+_parity_planes_xla = _per_shape_function(_parity_planes)
+_conv_pool_parity_xla = _per_shape_function(_conv_pool_parity)
+_upsample_parity_xla = _per_shape_function(_upsample_parity)
 
 
 def _read_kernels(conv_kernel, deconv_kernel):

@@ -112,11 +112,6 @@ def _compute(demo, image, plan, all_stages):
     return {"output": demo.fast_path(images).numpy()}
 
 
-def _kernels(demo):
-    return {"conv_kernel": demo.conv_kernel.numpy(),
-            "deconv_kernel": demo.deconv_kernel.numpy()}
-
-
 # --- the pipeline ----------------------------------------------------------------
 
 #: Decoded images held ahead of the computation, and arrays waiting to be
@@ -252,7 +247,7 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
     todo = [p for p in paths if not _is_done(output_dir, p, outputs, skip_existing)]
     skipped = len(paths) - len(todo)
     sizes, plans, refused = _plans(todo, budget)
-    kernels = _kernels(demo) if "stages" in outputs else {}
+    kernels = demo.kernels() if "stages" in outputs else {}
     written, failed = 0, []
     disable = None if progress is None else not progress  # None: only on a terminal
 

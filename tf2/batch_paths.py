@@ -24,8 +24,9 @@ def image_files(folder):
     """Lists the image files of a folder (not recursive), sorted by name.
 
     A file counts as an image by its extension: any Pillow can open. Hidden
-    files and sub-folders are ignored. A file with an image extension that
-    turns out to be unreadable is still listed: `run_batch` reports it.
+    files and sub-folders are ignored. An entry with an image extension that
+    turns out to be unreadable (a looping or dangling link, a file removed
+    meanwhile) is still listed: `run_batch` reports it as that file's failure.
 
     Args:
         folder: a directory.
@@ -41,13 +42,25 @@ def image_files(folder):
     extensions = {ext.lower() for ext in Image.registered_extensions()}
     try:
         with os.scandir(folder) as entries:
-            return sorted(
-                Path(e.path) for e in entries
-                if not e.name.startswith(".") and Path(e.name).suffix.lower() in extensions
-                and e.is_file()
-            )
+            return sorted(Path(e.path) for e in entries
+                          if not e.name.startswith(".")
+                          and Path(e.name).suffix.lower() in extensions and _listed(e))
     except OSError as e:
         raise InputError(f"Cannot list folder {folder}: {e.strerror or e}") from None
+
+
+def _listed(entry):
+    """Whether a folder entry with an image extension is one of the run's images.
+
+    Sub-folders (and links to them) are not. Anything else is: a file, and
+    also an entry that cannot be looked at (a looping or dangling link, one
+    gone since the listing), which the run then reports as that file's
+    failure instead of failing the whole folder.
+    """
+    try:
+        return not entry.is_dir()
+    except OSError:
+        return True
 
 
 def expand_inputs(inputs):
@@ -80,7 +93,7 @@ def expand_inputs(inputs):
         else:
             found = [item]
         for path in found:
-            key = path.resolve()
+            key = os.path.realpath(path)  # never raises, even on a looping link
             if key not in seen:
                 seen.add(key)
                 paths.append(path)

@@ -33,8 +33,8 @@ from pathlib import Path
 from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
-    check_run_paths, import_tensorflow, int_argument, parse_and_run, positive_int, \
-    quiet_tensorflow
+    check_run_paths, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
+from deconv_io.checks import int_argument
 from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
@@ -190,8 +190,7 @@ def _run_single(args, image_path):
 
     demo = _make_demo(args, weights)
     images = image[None]
-    kernels = {"conv_kernel": demo.conv_kernel.numpy(),
-               "deconv_kernel": demo.deconv_kernel.numpy()}
+    kernels = demo.kernels()
     if plan.tiled:
         stages = {"output": _run_tiled(demo, images, plan, image_path, dump)}
     else:

@@ -29,13 +29,13 @@ import tensorflow as tf
 from deconv_io.checks import check_images_shape
 from deconv_io.weights import KERNEL_SHAPE, validate_kernel
 from tf2._convert import aligned_empty, as_numpy, as_tensor
-from tf2._full import IMAGES_SPEC, STAGES, demo_stages
+from tf2._full import IMAGES_SPEC, demo_stages
 from tf2._parity import demo_output_xla
 from tf2._window import demo_output, per_channel_sources, read_channels
 from tf2.fast_path import FastPath, forced_from_environment
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
-__all__ = ["DeconvDemo", "EXECUTIONS", "IMAGES_SPEC", "STAGES", "aligned_empty", "as_numpy",
+__all__ = ["DeconvDemo", "EXECUTIONS", "IMAGES_SPEC", "aligned_empty", "as_numpy",
            "as_tensor", "demo_output", "demo_output_xla", "demo_stages",
            "per_channel_sources", "read_channels"]
 
@@ -177,6 +177,16 @@ class DeconvDemo(tf.Module):
             new["deconv_kernel"] = _kernel_value("deconv_kernel", deconv_kernel)
         for name, value in new.items():
             getattr(self, name).assign(value)
+
+    def kernels(self):
+        """The two kernels as NumPy arrays: `{"conv_kernel", "deconv_kernel"}`.
+
+        Example:
+        >>> DeconvDemo(seed=1).kernels()["deconv_kernel"].shape
+        (3, 3, 3, 64)
+        """
+        return {"conv_kernel": self.conv_kernel.numpy(),
+                "deconv_kernel": self.deconv_kernel.numpy()}
 
     def stages(self, images, execution="function"):
         """Runs the demo and returns every stage.

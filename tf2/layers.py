@@ -69,6 +69,9 @@ class BilinearUpsample2D(keras.layers.Layer):
     or the edge pixel for `"clamp"`) with `f*f` outputs per channel, each
     the taps of one output phase, then one interleaving of the phases. This
     touches the output once, not once per tap, and needs only `keras.ops`.
+    Every step works with unknown height and width, so a model built on
+    `keras.Input((None, None, C))` traces and exports (`model.export`,
+    a `tf.function` with a `None` signature, JAX's symbolic shapes).
 
     Borders:
 
@@ -167,7 +170,7 @@ class BilinearUpsample2D(keras.layers.Layer):
         return keras.ops.transpose(gathered, (0, 1, 3, 2))  # (J, J, C, f*f)
 
     def call(self, inputs):
-        if self.border == "clamp" and not self.trainable and self.factor & (self.factor - 1) == 0:
+        if self._resize_applies(inputs):
             # A frozen clamp layer whose kernel is still the bilinear filter
             # computes what bilinear resizing does: take the resize op, which
             # writes the output in one pass (the polyphase form needs two).
@@ -181,6 +184,20 @@ class BilinearUpsample2D(keras.layers.Layer):
             return keras.ops.cond(unchanged, lambda: self._resize(inputs),
                                   lambda: self._transposed_conv(inputs))
         return self._transposed_conv(inputs)
+
+    def _resize_applies(self, inputs):
+        """Whether the resize shortcut may be taken: a Python decision, made while tracing.
+
+        Besides the factor, border and `trainable`, the spatial size must be
+        static ints: `keras.ops.image.resize` takes only a static size, so a
+        trace with unknown height or width (a `None` input signature,
+        `model.export`, JAX's symbolic shapes) takes the polyphase form,
+        which computes the same values within the rounding bound.
+        """
+        if self.border != "clamp" or self.trainable or self.factor & (self.factor - 1):
+            return False
+        axes = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        return all(type(inputs.shape[axis]) is int for axis in axes)
 
     def _resize(self, inputs):
         f = self.factor
@@ -202,9 +219,7 @@ class BilinearUpsample2D(keras.layers.Layer):
         # either side (none for f = 1), so the input is padded by one pixel.
         before, after = -self._d_low, self._taps.shape[0] - 1 + self._d_low
         if before or after:
-            pads = [[0, 0], [before, after], [before, after], [0, 0]]
-            # "symmetric" with one pixel repeats the edge pixel (valid for 1x1).
-            x = keras.ops.pad(x, pads, mode="symmetric" if self.border == "clamp" else "constant")
+            x = self._pad(x, before, after)
         y = keras.ops.depthwise_conv(x, self._polyphase_kernel(x.dtype), strides=1,
                                      padding="valid", data_format="channels_last")
         shape = keras.ops.shape(y)
@@ -215,6 +230,27 @@ class BilinearUpsample2D(keras.layers.Layer):
             return keras.ops.reshape(y, (-1, channels, h * f, w * f))
         y = keras.ops.transpose(y, (0, 1, 4, 2, 5, 3))  # (N, H, f, W, f, C)
         return keras.ops.reshape(y, (-1, h * f, w * f, channels))
+
+    def _pad(self, x, before, after):
+        """Pads NHWC `x` by `before`/`after` pixels on H and W, for any input size.
+
+        Built from slices and concatenation, which need no static size (JAX's
+        `pad` in "symmetric" mode rejects symbolic ones): zeros, or for
+        `"clamp"` copies of the edge row and column (a copy, so exact).
+        """
+        for axis in (1, 2):
+            if self.border == "clamp":
+                edge = [slice(None)] * 4
+                edge[axis] = slice(0, 1)
+                first = x[tuple(edge)]
+                edge[axis] = slice(-1, None)
+                last = x[tuple(edge)]
+                x = keras.ops.concatenate([first] * before + [x] + [last] * after, axis=axis)
+            else:
+                pads = [[0, 0]] * 4
+                pads[axis] = [before, after]
+                x = keras.ops.pad(x, pads)
+        return x
 
     def compute_output_shape(self, input_shape):
         f = self.factor

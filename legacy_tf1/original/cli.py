@@ -1,7 +1,7 @@
 """`python -m legacy_tf1.original`: the original TF1 script file, run unchanged.
 
     python -m legacy_tf1.original [SCRIPT.py] [--weights W.npz] [--dump OUT.npz]
-                                  [--save OUT.png] [--show | --no-show]
+                                  [--save OUT.png] [--show | --no-show] [-- ARG ...]
 
 Runs the shipped original script (default) or SCRIPT.py through the import
 shim (`legacy_tf1.original.shim`), in a fresh graph, from the script's own
@@ -10,15 +10,17 @@ image shape, every 2-D filter slice it writes and the pool shape.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 from deconv_io import load_weights, save_npz_atomic, write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
+from deconv_io.cli import ArgumentParser, add_version_argument, \
     add_weights_argument, check_output_path, import_tensorflow, parse_and_run, \
     quiet_tensorflow
 from deconv_io.errors import InputError
 from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_outputs_distinct
+from legacy_tf1.original._guards import check_not_read
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -32,10 +34,14 @@ def build_parser():
         description="Run the original TF1 demo script file unchanged on TensorFlow 2 (or any "
                     "similar TF1 script): inside it, `import tensorflow as tf` gives "
                     "tf.compat.v1 in a fresh graph, tf.contrib.layers' xavier_initializer, "
-                    "xavier_initializer_conv2d and variance_scaling_initializer are provided "
-                    "with their TF1 semantics, and relative file names resolve against the "
-                    "script's folder.",
-        epilog="Exit status: 0 success; 2 bad input (a missing or non-Python script, a "
+                    "xavier_initializer_conv2d, variance_scaling_initializer, l2_regularizer, "
+                    "flatten and fully_connected are provided "
+                    "with their TF1 semantics, as are tf.app.run, tf.app.flags, tf.logging "
+                    "and tf.layers (legacy_tf1/original/_idioms.py), and relative file names "
+                    "resolve against the script's folder.",
+        epilog="Arguments after -- go to the script as its sys.argv[1:], which "
+               "tf.app.run() and tf.app.flags parse. Exit status: 0 success; 2 bad input "
+               "(a missing or non-Python script, a "
                "tf.contrib name the shim lacks, an error raised by the script, a bad "
                "weights file): one line on stderr, no output file written.",
     )
@@ -54,12 +60,14 @@ def build_parser():
     parser.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
                         help="let the script's plt.show() open a window (default: wherever "
                              "matplotlib can; --no-show never)")
-    add_verbose_argument(parser)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages, and the script's own "
+                             "traceback (its frames only) when it raises")
     add_version_argument(parser, PROG)
     return parser
 
 
-def _run(args):
+def _run(args, script_args=()):
     quiet_tensorflow(args.verbose)
     from legacy_tf1.original.shim import SHIPPED_SCRIPT, read_script, run_script
 
@@ -86,7 +94,15 @@ def _run(args):
     # toolkits insist on the main thread).
     run = (lambda *a, **k: run_script(*a, **k)) if show else (
         lambda *a, **k: run_interruptible(run_script, *a, **k))
-    result = run(script, weights=weights, show=show, save_figure=save is not None)
+    try:
+        result = run(script, weights=weights, show=show, save_figure=save is not None,
+                     argv=script_args)
+    except InputError as e:
+        if args.verbose and getattr(e, "script_traceback", None):
+            print(e.script_traceback, end="", file=sys.stderr)
+        raise
+    # The script's own reads are known only now: refuse before writing anything.
+    check_not_read({"--dump": dump, "--save": save}, result.reads)
     if dump is not None:
         save_npz_atomic(dump, **result.dump_arrays())
     if save is not None:
@@ -111,7 +127,12 @@ def main(argv=None):
     usage: legacy_tf1.original ...
     0
     """
-    return parse_and_run(build_parser(), argv, _run, PROG)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    script_args = []
+    if "--" in argv:  # the script's own arguments
+        split = argv.index("--")
+        argv, script_args = argv[:split], argv[split + 1:]
+    return parse_and_run(build_parser(), argv, lambda args: _run(args, script_args), PROG)
 
 
 def console_main():

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from deconv_io.errors import InputError
+from legacy_tf1.original import _guards
+from legacy_tf1.original._idioms import script_idioms, script_traceback
 from legacy_tf1.original._contrib import (CONTRIB_LAYERS, UnsupportedContribError, _Namespace,
                                           contrib_variance_scaling_initializer,
                                           contrib_xavier_initializer)
@@ -86,6 +88,8 @@ class ScriptResult:
             variables `a` and `a1` when their session closed (those found).
         figure_png: the script's figure as PNG bytes (when `save_figure`).
         shown: whether a window was shown.
+        reads: the files the script read (`_guards.FileRead`s): no output
+            may replace one.
     """
 
     runs: list
@@ -93,6 +97,7 @@ class ScriptResult:
     kernels: dict
     figure_png: object
     shown: bool
+    reads: list = dataclasses.field(default_factory=list)
 
     def dump_arrays(self):
         """The `--dump` arrays: each run's arrays, `display`, the two kernels.
@@ -272,7 +277,7 @@ def read_script(path):
     return path, code
 
 
-def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False):
+def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False, argv=()):
     """Runs a TF1 script file unchanged, through the shim, in a fresh graph.
 
     Args:
@@ -283,6 +288,7 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
         show: let the script's `plt.show()` open a window.
         save_figure: keep the script's figure as PNG bytes (drawn at its
             first `plt.show()`, or at the end).
+        argv: the script's arguments (its `sys.argv[1:]`, its flags).
 
     Returns:
         A `ScriptResult`.
@@ -333,12 +339,14 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
     script_builtins["__import__"] = _make_import(tf_module)
     namespace = {"__name__": "__main__", "__file__": str(path), "__builtins__": script_builtins}
     saved_argv = sys.argv
-    sys.argv = [str(path)]
+    sys.argv = [str(path), *argv]
     try:
         with graph.as_default(), v1.variable_creator_scope(creator), \
-                _working_folder(path.parent), _pyplot_hooks(show, state):
+                _working_folder(path.parent), _pyplot_hooks(show, state), \
+                script_idioms(tf_module, namespace), _guards.restore_streams(), \
+                _guards.record_reads(script_builtins) as reads:
             try:
-                exec(code, namespace)
+                _guards.run_code(code, namespace, lambda e: _script_line(e, str(path)), path)
                 for session in sessions:  # left open by the script: read, then close
                     session.close()
             except InputError as e:
@@ -347,10 +355,9 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
                 raise type(e)(f"{where}{e}") from None
             except Exception as e:  # the script's own failure, reported in one line
                 line = _script_line(e, str(path))
-                message = " ".join(str(e).splitlines())
-                raise InputError(
-                    f"{path.name} line {line}: {type(e).__name__}: {message}"
-                ) from None
+                error = InputError(f"{path.name} line {line}: {_guards.describe_exception(e)}")
+                error.script_traceback = script_traceback(e, str(path))  # for --verbose
+                raise error from None
     finally:
         sys.argv = saved_argv
     missing = sorted(set(overrides) - used)
@@ -358,4 +365,4 @@ def run_script(path=SHIPPED_SCRIPT, weights=None, show=False, save_figure=False)
         names = [n for n, a in WEIGHT_VARIABLES.items() if a in missing]
         raise InputError(f"--weights: the script created no variable named {names}")
     return ScriptResult(runs=runs, display=state["display"], kernels=kernels,
-                        figure_png=state["figure_png"], shown=state["shown"])
+                        figure_png=state["figure_png"], shown=state["shown"], reads=reads)
