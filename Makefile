@@ -1,17 +1,22 @@
 # Two commands from a fresh clone (only Python 3.11 and pip needed):
-#   make demo   set up .venv, run the original demo (TF1 port), the TF2 port and the audit
-#   make test   set up .venv, run the whole test suite
-# CI also runs `make test-configs` (the comparison tests with oneDNN off and
-# capped at AVX2); `make bench-quick` is the benchmark's smoke run.
+#   make demo       set up .venv, run the original demo (TF1 port), the TF2 port and the audit
+#   make test       set up .venv, run the test suite but the whole-process end-to-end tests
+#                   (pytest -m "not e2e": in-process, a few minutes)
+#   make test-all   every test, the end-to-end ones too (hostile runs, signals, benchmark
+#                   commands, start-up)
+# CI (.ci/run) runs `make test-all` and `make test-configs` (the comparison tests with oneDNN
+# off and capped at AVX2); `make bench-quick` is the benchmark's smoke run.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= out
+# Extra pytest flags, e.g. PYTEST_FLAGS=--durations=15 (what CI passes).
+PYTEST_FLAGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: setup demo test test-configs matrix bench bench-quick clean
+.PHONY: setup demo test test-all test-configs matrix bench bench-quick clean
 
 # The tests that compare two implementations (parity, gradients, distribute,
 # tiling, fast path, properties, audit, the bounds themselves, folder outputs
@@ -46,11 +51,18 @@ demo: $(STAMP)
 	$(PY) -m migration_audit --seed 0 --report $(OUT)/audit
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -m "not e2e" $(PYTEST_FLAGS)
 
+test-all: $(STAMP)
+	$(PY) -m pytest -n 2 -q $(PYTEST_FLAGS)
+
+# The comparison tests' in-process cases: what differs between CPU
+# configurations is the computation, not how a process starts or fails.
 test-configs: $(STAMP)
-	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -n 2 -q $(COMPARISON_TESTS)
-	TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -n 2 -q $(COMPARISON_TESTS)
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -n 2 -q -m "not e2e" $(PYTEST_FLAGS) \
+		$(COMPARISON_TESTS)
+	TF_ENABLE_ONEDNN_OPTS=1 ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -n 2 -q -m "not e2e" \
+		$(PYTEST_FLAGS) $(COMPARISON_TESTS)
 
 matrix: $(STAMP)
 	mkdir -p $(OUT)

@@ -1,12 +1,15 @@
 """Argument checks shared by both ports: one definition each, Keras-style messages.
 
 No TensorFlow here: `tf2`, `legacy_tf1`, the command lines and the audit
-all validate integers and image batches with these.
+all validate integers and image batches with these, and read integers
+from text (flags, lists in flags, environment variables) with `parse_int`
+(`int_argument`: an `argparse` type made of it).
 """
 
+import argparse
 import numbers
 
-__all__ = ["check_images_shape", "check_int", "is_int"]
+__all__ = ["check_images_shape", "check_int", "int_argument", "is_int", "parse_int"]
 
 
 def is_int(value):
@@ -48,6 +51,62 @@ def check_int(name, value, minimum):
             f"Received: {name}={value!r}"
         )
     return int(value)
+
+
+def parse_int(text, minimum, maximum=None, multiple_of=1):
+    """The int `text` spells, if it is in [`minimum`, `maximum`] and a multiple of `multiple_of`.
+
+    `text` is read as `int(text)` reads it (surrounding spaces allowed).
+
+    Args:
+        text: the text (a flag's value, one item of a list, a variable).
+        minimum: the smallest value accepted.
+        maximum: the largest value accepted (None: no limit).
+        multiple_of: the value must be a multiple of it (2: even).
+
+    Returns:
+        The int, or None if `text` is not an int or not accepted.
+
+    Example:
+    >>> parse_int("12", 1), parse_int("0", 1), parse_int("7", 2, multiple_of=2), parse_int("x", 1)
+    (12, None, None, None)
+    """
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    if value < minimum or (maximum is not None and value > maximum) or value % multiple_of:
+        return None
+    return value
+
+
+def int_argument(minimum, maximum=None, multiple_of=1, expected=None):
+    """An `argparse` type: an int in a range (`parse_int`), else one usage line.
+
+    Args:
+        minimum, maximum, multiple_of: as `parse_int` takes them.
+        expected: what the usage error says is expected (default: "an int
+            >= `minimum`", or "an int from `minimum` to `maximum`").
+
+    Returns:
+        A function of the flag's text that returns the int, or raises
+        `argparse.ArgumentTypeError("expected ..., got 'text'")`.
+
+    Example:
+    >>> int_argument(0, 9)("9"), int_argument(2, multiple_of=2)("4")
+    (9, 4)
+    """
+    if expected is None:
+        expected = (f"an int >= {minimum}" if maximum is None
+                    else f"an int from {minimum} to {maximum}")
+
+    def parse(text):
+        value = parse_int(text, minimum, maximum, multiple_of)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
 def check_images_shape(shape, name="images", empty_batch=False):

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from deconv_io.atomic import begin_run, stop_writes, written_outputs
-from deconv_io.errors import InputError
+from deconv_io.checks import int_argument
+from deconv_io.errors import InputError, is_tensorflow_out_of_memory
 from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
 from deconv_io.interrupts import HANDLED_SIGNALS, Interrupted, exit_now, handle_signals, \
     worker_abandoned
@@ -24,8 +25,8 @@ from deconv_io.tf_import import import_tensorflow, quiet_tensorflow
 
 __all__ = ["ArgumentParser", "add_common_arguments", "add_verbose_argument",
            "add_weights_argument", "check_output_dir", "check_output_path", "check_run_paths",
-           "check_stdout", "import_tensorflow", "one_line", "parse_and_run", "positive_int",
-           "quiet_tensorflow", "run_as_program", "run_main"]
+           "check_stdout", "import_tensorflow", "one_line", "parse_and_run",
+           "positive_int", "quiet_tensorflow", "run_as_program", "run_main"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,20 +37,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text):
-    """An `argparse` type: an int >= 1, else a one-line usage error.
-
-    Example:
-    >>> positive_int("12")
-    12
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
-    return value
+#: An `argparse` type: an int >= 1, else a one-line usage error.
+positive_int = int_argument(1)
 
 
 def version_text(prog):
@@ -388,8 +377,7 @@ def run_main(body, prog):
         _error_line(prog, f"cannot access{where}: {e.strerror or e}")
         return 2
     except Exception as e:
-        # TensorFlow's allocation failure, without importing TensorFlow here.
-        if type(e).__name__ != "ResourceExhaustedError":
+        if not is_tensorflow_out_of_memory(e):
             raise
         _error_line(prog, "TensorFlow ran out of memory for this run (see --max-memory "
                           "and --max-pixels)")

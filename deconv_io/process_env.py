@@ -17,6 +17,7 @@ import errno
 import os
 import sys
 
+from deconv_io.checks import parse_int
 from deconv_io.errors import InputError
 
 __all__ = ["THREAD_VARIABLES", "StdoutError", "check_environment", "guarded_stdout",
@@ -32,10 +33,7 @@ class StdoutError(InputError):
 
 def _positive_ints(text, allow_list):
     parts = text.split(",") if allow_list else [text]
-    try:
-        return all(int(part.strip()) >= 1 for part in parts)
-    except ValueError:
-        return False
+    return all(parse_int(part, 1) is not None for part in parts)
 
 
 def check_environment(environ=None):

@@ -30,10 +30,6 @@ __all__ = [
 ]
 
 
-def _check_positive_int(name, value):
-    return check_int(name, value, 1)
-
-
 def _check_filter_shape(f_shape):
     try:
         dims = tuple(f_shape)
@@ -46,7 +42,7 @@ def _check_filter_shape(f_shape):
             f"Received: f_shape={f_shape!r}."
         )
     for value in dims:
-        _check_positive_int("f_shape", value)
+        check_int("f_shape", value, 1)
     dims = tuple(int(d) for d in dims)
     if dims[2] > dims[3]:
         # The original writes weights[:, :, i, i] for every i < f_shape[2]
@@ -197,7 +193,7 @@ def get_kernel_size(factor):
     >>> get_kernel_size(2)
     4
     """
-    factor = _check_positive_int("factor", factor)
+    factor = check_int("factor", factor, 1)
     return 2 * factor - factor % 2
 
 
@@ -221,7 +217,7 @@ def upsample_filt(size):
     >>> upsample_filt(3)[1]
     array([0.5, 1. , 0.5])
     """
-    size = _check_positive_int("size", size)
+    size = check_int("size", size, 1)
     factor = (size + 1) // 2
     center = factor - 1 if size % 2 == 1 else factor - 0.5
     rows, cols = np.ogrid[:size, :size]

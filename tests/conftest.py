@@ -1,6 +1,9 @@
 """Fixtures shared by the test files."""
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +42,49 @@ def folder(tmp_path):
     return folder
 
 
-@pytest.fixture
-def subprocess_env():
+def headless_env():
     """The environment for `python -m PKG` runs: headless, no display."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
     return env
+
+
+@pytest.fixture
+def subprocess_env():
+    """The environment for `python -m PKG` runs: headless, no display."""
+    return headless_env()
+
+
+def run_cli_batch(cases, env=None, timeout=600):
+    """Runs several command lines in ONE child Python: one TensorFlow start for all.
+
+    For tests that need a process apart from pytest's (a variable read when
+    TensorFlow starts, a clean module state) but not one process per case.
+    Each case calls a `main(argv)` in turn, with stdout and stderr (file
+    descriptors 1 and 2) caught apart; state a case leaves in the process
+    (imported modules, TensorFlow's settings) is seen by the next, so put
+    only cases together that may share it. Whatever only a process of its
+    own shows (exit by a signal, `os._exit`, TensorFlow's start-up lines)
+    needs `subprocess.run` and `@pytest.mark.e2e`.
+
+    Args:
+        cases: `(target, argv)` pairs; `target` is "package" for
+            `package.cli:main` or "module:function".
+        env: the child's environment (default: `subprocess_env`'s).
+        timeout: seconds for the whole batch.
+
+    Returns:
+        A `subprocess.CompletedProcess` per case (`args`, `returncode`,
+        `stdout`, `stderr` as text).
+    """
+    cases = [(t if ":" in t else f"{t}.cli:main", [str(a) for a in argv]) for t, argv in cases]
+    done = subprocess.run([sys.executable, "-m", "tests._cli_batch"],
+                          input=json.dumps(cases) + "\n", cwd=REPO,
+                          env=headless_env() if env is None else env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [subprocess.CompletedProcess([t, *argv], status, out, err)
+            for (t, argv), (status, out, err) in zip(cases, json.loads(done.stdout))]
 
 
 def float32_bounds(images, conv_kernel, deconv_kernel):

@@ -356,6 +356,7 @@ def _run_module(*args, **env):
                           env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", **env})
 
 
+@pytest.mark.e2e
 def test_subprocess_eigen_run_outside_the_checkout(image_path, tmp_path):
     # With TF_ENABLE_ONEDNN_OPTS=0 the report says oneDNN is off, and the
     # audit passes there too. Run from a folder outside the checkout (where

@@ -48,6 +48,7 @@ def test_kernels_are_seeded_and_the_deconv_kernel_is_bilinear_or_dense():
     assert np.count_nonzero(kernels_for(3, dense_deconv=True)["deconv_kernel"][..., 3:]) > 0
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_matrix_runs_every_configuration_and_every_claim_holds(tmp_path, subprocess_env):
     image = tmp_path / "in.png"

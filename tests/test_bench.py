@@ -179,6 +179,7 @@ def test_usage_errors_exit_2_with_one_line(argv, match, capsys):
     assert match in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_quick_command_runs_end_to_end_with_peak_memory_from_fresh_processes(tmp_path):
     # --quick as CI runs it, cut down to one tiny size and two variants.
     json_path = tmp_path / "b.json"

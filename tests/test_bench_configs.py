@@ -80,6 +80,7 @@ def test_the_parent_never_imports_tensorflow():
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+@pytest.mark.e2e
 def test_quick_configs_produce_both_entries_and_one_table(tmp_path):
     out, plot = tmp_path / "c.json", tmp_path / "c.png"
     proc = _run_parent([*TINY_QUICK, "--no-rss", "--configs", "onednn-off,onednn-on", "--json",

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -18,6 +20,7 @@ def _python(code, *args):
                           capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
 
 
+@pytest.mark.e2e
 def test_deferred_keras_is_not_imported_with_tensorflow_and_still_works_later():
     proc = _python("""
         import sys
@@ -33,6 +36,7 @@ def test_deferred_keras_is_not_imported_with_tensorflow_and_still_works_later():
     assert proc.stdout.split() == ["False", "False", "False", "keras", "keras"]
 
 
+@pytest.mark.e2e
 def test_tensorflow_imports_keras_unless_deferred():
     # What defer_keras skips; if TensorFlow stops importing Keras, this says so.
     proc = _python("""
@@ -45,6 +49,7 @@ def test_tensorflow_imports_keras_unless_deferred():
     assert proc.stdout.split() == ["True"]
 
 
+@pytest.mark.e2e
 def test_single_image_command_imports_no_keras_and_matches_the_traced_stages(tmp_path):
     dump = tmp_path / "d.npz"
     proc = _python("""
@@ -65,6 +70,7 @@ def test_single_image_command_imports_no_keras_and_matches_the_traced_stages(tmp
     assert proc.stdout.split()[-2:] == ["False", "True"]
 
 
+@pytest.mark.e2e
 def test_startup_command_reports_pairs_and_phases(tmp_path):
     out = tmp_path / "s.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.startup", "--pairs", "1", "--json",

@@ -519,6 +519,7 @@ def assert_clean_failure(status, err, expected_status, message):
     assert len(lines[0]) <= 1000
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if c.slow else n
                                   for n, c in CASES.items()])
 def test_hostile_case(name, base, stock, request):
@@ -583,6 +584,7 @@ def large_image(base):
     return path
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_legacy_stops_inside_the_session_run(signum, large_image, tmp_path):
@@ -625,6 +627,7 @@ def _slow_folder(tmp_path, count=6):
     return images, str(2**30 + 14 * 2**20)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.parametrize("outputs", ["stages", "picture,output"])
 def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(outputs, tmp_path):
@@ -674,6 +677,7 @@ def test_folder_mode_sigterm_says_what_was_written_and_a_rerun_cleans_up(outputs
             assert im.size == (600, 600)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_audit_sigterm_stops_and_writes_no_report(tmp_path):
     image = tmp_path / "in.png"
@@ -701,6 +705,7 @@ def test_audit_sigterm_stops_and_writes_no_report(tmp_path):
 
 # --- memory in folder mode ----------------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_folder_mode_tiles_a_large_image_under_an_address_space_limit(tmp_path):
     """Issue 13's case: small, 3000x3000, small under an 8 GB address-space limit."""
@@ -747,11 +752,12 @@ def test_both_ports_feed_pixels_as_stored_ignoring_exif_orientation(tmp_path):
     image = load_image(path)
     assert image.shape == (6, 10, 3)  # not (10, 6, 3)
     np.testing.assert_array_equal(image, stored)
-    for program in ("legacy_tf1", "tf2"):
+    # In-process: what is fed does not depend on a fresh process.
+    from legacy_tf1.cli import main as legacy_main
+    from tf2.cli import main as tf2_main
+
+    for program, main in (("legacy_tf1", legacy_main), ("tf2", tf2_main)):
         dump = tmp_path / f"{program}.npz"
-        done = subprocess.run([sys.executable, "-m", program, str(path), "--dump", str(dump),
-                               "--no-show"], cwd=REPO, env=_env({}), capture_output=True,
-                              timeout=300)
-        assert done.returncode == 0, done.stderr
+        assert main([str(path), "--dump", str(dump), "--no-show"]) == 0
         with np.load(dump) as arrays:
             np.testing.assert_array_equal(arrays["image"][0], stored)

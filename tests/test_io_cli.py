@@ -82,6 +82,33 @@ def test_positive_int():
     assert positive_int("7") == 7
 
 
+@pytest.mark.parametrize("text, args, value", [
+    ("7", (1,), 7), (" 7 ", (1,), 7), ("+3", (1,), 3), ("1", (1,), 1), ("0", (1,), None),
+    ("-5", (1,), None), ("1e6", (1,), None), ("", (1,), None), ("x", (1,), None),
+    ("9", (0, 9), 9), ("10", (0, 9), None), ("0", (0, 9), 0),
+    ("4", (2, None, 2), 4), ("7", (2, None, 2), None), ("0", (2, None, 2), None),
+])
+def test_parse_int(text, args, value):
+    from deconv_io.checks import parse_int
+
+    assert parse_int(text, *args) == value
+
+
+def test_int_argument_messages():
+    import argparse
+
+    from deconv_io.checks import int_argument
+
+    assert int_argument(0, 9)("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected an int from 0 to 9, "
+                                                         r"got '10'$"):
+        int_argument(0, 9)("10")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected an int >= 0, got '-1'$"):
+        int_argument(0)("-1")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^expected an even int, got '3'$"):
+        int_argument(2, multiple_of=2, expected="an even int")("3")
+
+
 # --- run_main ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("status", [0, 1])

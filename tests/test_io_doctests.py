@@ -8,7 +8,8 @@ import pytest
 MODULES = ["deconv_io.atomic", "deconv_io.cli", "deconv_io.display", "deconv_io.dumps",
            "deconv_io.images", "deconv_io.interrupts", "deconv_io.lazy", "deconv_io.memory",
            "deconv_io.outputs", "deconv_io.paths", "deconv_io.picture", "deconv_io.weights",
-           "deconv_io.checks", "deconv_io.memory_model", "deconv_io.allocator", "deconv_io.tf_import"]
+           "deconv_io.checks", "deconv_io.memory_model", "deconv_io.allocator",
+           "deconv_io.tf_import", "deconv_io.errors"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -197,8 +197,15 @@ def test_run_main_interrupted_after_writes_says_so(tmp_path, capsys):
         f"kept (the last: {tmp_path / 'a.npz'}); nothing else was changed\n")
 
 
+class ResourceExhaustedError(RuntimeError):
+    """Named as TensorFlow's allocation failure (recognised by name, without TensorFlow)."""
+
+
 @pytest.mark.parametrize("error, message", [
     (MemoryError(), "demo: error: not enough memory for this run"),
+    (ResourceExhaustedError("OOM when allocating tensor\nwith shape"),
+     "demo: error: TensorFlow ran out of memory for this run (see --max-memory and "
+     "--max-pixels)"),
     (PermissionError(13, "Permission denied", "/x"), "demo: error: cannot access /x: "
                                                      "Permission denied"),
     (InputError("a\nb"), "demo: error: a b"),

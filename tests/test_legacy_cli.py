@@ -170,6 +170,7 @@ def test_usage_error_exits_2_with_one_line(capsys):
     assert err.splitlines()[-1].startswith("legacy_tf1: error: unrecognized arguments")
 
 
+@pytest.mark.e2e
 def test_python_m_saves_the_packaged_picture(tmp_path, subprocess_env):
     picture = tmp_path / "out.png"
     proc = subprocess.run([sys.executable, "-m", "legacy_tf1", "--no-show", "--save",

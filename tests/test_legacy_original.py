@@ -295,6 +295,7 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, case):
     assert dump.read_bytes() == b"old"
 
 
+@pytest.mark.e2e
 def test_cli_subprocess_from_another_folder(tmp_path, subprocess_env):
     dump = tmp_path / "d.npz"
     proc = subprocess.run([sys.executable, "-m", "legacy_tf1.original", "--no-show",

@@ -336,8 +336,36 @@ def test_a_tiled_image_is_decoded_and_computed_alone(tmp_path, monkeypatch):
     assert seen["before"] == seen["after"] == ["a.png", "b_big.png"]
 
 
+def test_tensorflow_out_of_memory_skips_that_image(tmp_path, monkeypatch, capsys):
+    class ResourceExhaustedError(RuntimeError):  # TensorFlow's, recognised by name
+        pass
+
+    images = tmp_path / "in"
+    images.mkdir()
+    for name in ("a", "b"):
+        _write_image(images / f"{name}.png", (6, 4, 3), seed=7)
+    real_compute = batch._compute
+
+    def compute(demo, image, plan, all_stages):
+        if image.shape[0] == 6 and not compute.raised:
+            compute.raised = True
+            raise ResourceExhaustedError("OOM when allocating tensor")
+        return real_compute(demo, image, plan, all_stages)
+
+    compute.raised = False
+    monkeypatch.setattr(batch, "_compute", compute)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
+                             progress=False, threads=1)
+    assert (result.written, len(result.failed)) == (1, 1)
+    assert (f"skipped {result.failed[0]}: TensorFlow ran out of memory for this image (see "
+            f"--max-memory)") in capsys.readouterr().err
+
+
 # --- the benchmark ---------------------------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_folder_benchmark_quick_writes_its_json(tmp_path, subprocess_env):
     report = tmp_path / "folder.json"

@@ -287,6 +287,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, image_path, tm
 
 # --- python -m tf2 ------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_python_m_saves_the_packaged_picture(tmp_path, subprocess_env):
     picture = tmp_path / "out.png"
     proc = subprocess.run([sys.executable, "-m", "tf2", "--no-show", "--save", str(picture)],

@@ -45,6 +45,7 @@ def _run(code, subprocess_env):
     return proc.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("imports, keras_after_tf2", [
     # `import tf2` alone does not import Keras; importing Keras registers.
     ("import tf2\n    assert 'keras' not in sys.modules\n    import keras", "True"),
@@ -61,6 +62,7 @@ def test_keras_file_loads_in_a_fresh_process_after_only_import_tf2(
     np.testing.assert_array_equal(expected, np.load(tmp_path / "loaded.npy"))
 
 
+@pytest.mark.e2e
 def test_without_import_tf2_the_file_does_not_load(tmp_path, subprocess_env):
     _run(SAVE.format(folder=tmp_path), subprocess_env)
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""

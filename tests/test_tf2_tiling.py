@@ -34,19 +34,30 @@ from tf2.tiling import run_tiled
 
 
 
+# The tiles' `output` runs the window implementation here: with `auto`, each
+# tile shape met twice would compile the parity implementation (XLA) and
+# time both, which costs far more than these small tiles; which
+# implementation is chosen is `tf2.fast_path`'s business. The parity
+# implementation on tiles: `test_parity_tiles_equal_untiled_bit_for_bit`.
+
+
 @pytest.fixture(scope="module")
 def demo():
-    return DeconvDemo(seed=3)
+    return DeconvDemo(seed=3, fast_path="window")
+
+
+def _integer_kernels():
+    rng = np.random.default_rng(5)
+    conv = rng.integers(-2, 3, (3, 3, 3, 64)).astype(np.float32)
+    deconv = np.zeros((3, 3, 3, 64), np.float32)
+    deconv[..., :5] = rng.integers(-2, 3, (3, 3, 3, 5))  # reads 5 channels
+    return {"conv_kernel": conv, "deconv_kernel": deconv}
 
 
 @pytest.fixture(scope="module")
 def integer_demo():
     """Small-integer kernels: with integer images every float32 sum is exact."""
-    rng = np.random.default_rng(5)
-    conv = rng.integers(-2, 3, (3, 3, 3, 64)).astype(np.float32)
-    deconv = np.zeros((3, 3, 3, 64), np.float32)
-    deconv[..., :5] = rng.integers(-2, 3, (3, 3, 3, 5))  # reads 5 channels
-    return DeconvDemo(conv_kernel=conv, deconv_kernel=deconv)
+    return DeconvDemo(**_integer_kernels(), fast_path="window")
 
 
 def _integer_images(shape, seed=0):
@@ -178,6 +189,13 @@ def test_tiled_equals_untiled_bit_for_bit_in_exact_arithmetic(integer_demo, shap
     image = _integer_images(shape)
     untiled = integer_demo.stages(image)["output"].numpy()
     np.testing.assert_array_equal(untiled, run_tiled(integer_demo, image, tile, compute=compute))
+
+
+def test_parity_tiles_equal_untiled_bit_for_bit():
+    demo = DeconvDemo(**_integer_kernels(), fast_path="parity")
+    image = _integer_images((1, 7, 16, 3))  # two tiles (two shapes: two compiles), odd height
+    untiled = demo.stages(image)["output"].numpy()
+    np.testing.assert_array_equal(untiled, run_tiled(demo, image, 8, compute="output"))
 
 
 @pytest.mark.parametrize("compute", ["output", "stages"])

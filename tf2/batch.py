@@ -40,7 +40,7 @@ import numpy as np
 from deconv_io import load_image, save_npz_atomic
 from deconv_io.atomic import atomic_path
 from deconv_io.dumps import DUMP_NAMES
-from deconv_io.errors import InputError
+from deconv_io.errors import InputError, is_tensorflow_out_of_memory
 from deconv_io.images import DEFAULT_MAX_PIXELS, peek_image_size
 from deconv_io.outputs import DEFAULT_OUTPUTS, output_bytes, output_is_complete, outputs_bytes
 from deconv_io.paths import check_free_space
@@ -313,7 +313,7 @@ def run_batch(demo, paths, output_dir, max_pixels=DEFAULT_MAX_PIXELS, skip_exist
                 report(index, ["not enough memory for this image (see --max-memory)"])
                 continue
             except Exception as e:  # noqa: BLE001 - TensorFlow's, without importing it here
-                if type(e).__name__ != "ResourceExhaustedError":
+                if not is_tensorflow_out_of_memory(e):
                     raise
                 report(index, ["TensorFlow ran out of memory for this image (see --max-memory)"])
                 continue

@@ -34,6 +34,7 @@ from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, 
     render_picture, save_npz_atomic
 from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
     check_run_paths, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
+from deconv_io.checks import int_argument
 from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
 from deconv_io.images import peek_image_size
@@ -45,19 +46,10 @@ from deconv_io.picture import PNG_COMPRESS_LEVEL
 __all__ = ["PROG", "build_parser", "console_main", "main", "run_stages"]
 
 PROG = "tf2"
-
-
-def _even_tile(text):
-    """An `argparse` type: an even int >= 2 (tiles start on even rows)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2 or value % 2:
-        raise argparse.ArgumentTypeError(
-            f"expected an even int >= 2 (tiles must start on even rows and columns so "
-            f"that the 2x2 pooling windows are the untiled ones), got {text!r}")
-    return value
+#: `--tile`: tiles start on even rows and columns.
+_TILE = int_argument(2, multiple_of=2, expected="an even int >= 2 (tiles must start on even "
+                     "rows and columns so that the 2x2 pooling windows are the untiled ones)")
+_PNG_LEVEL = int_argument(0, 9, expected="a zlib level from 0 to 9")
 
 
 def _outputs(text):
@@ -66,17 +58,6 @@ def _outputs(text):
         return parse_outputs(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _png_level(text):
-    """argparse type of --png-level: an int from 0 to 9."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"expected a zlib level from 0 to 9, got {text!r}")
-    return value
 
 
 def build_parser():
@@ -108,7 +89,7 @@ def build_parser():
                              "--dump of every stage (about 124 MB for a 750x500 image). "
                              "Before this flag folder mode wrote only the dump: "
                              "--outputs stages does that")
-    parser.add_argument("--png-level", type=_png_level, default=None, metavar="0-9",
+    parser.add_argument("--png-level", type=_PNG_LEVEL, default=None, metavar="0-9",
                         help="with --output-dir: zlib level of the picture (default 0: "
                              "stored, about 1.1 MB for 750x500; compressing takes longer "
                              "than computing the image and the .npy beside it is four "
@@ -121,7 +102,7 @@ def build_parser():
                         help="with --output-dir: leave images all of whose --outputs "
                              "already exist and are whole alone (an image with a missing, "
                              "truncated or damaged one is redone)")
-    parser.add_argument("--tile", type=_even_tile, default=None, metavar="N",
+    parser.add_argument("--tile", type=_TILE, default=None, metavar="N",
                         help="single image: compute the output in NxN tiles (N even) with "
                              "a halo, equal to the untiled output up to float32 rounding, "
                              "holding only the image, the output and one tile; --dump then "

@@ -23,7 +23,13 @@ is measured where it runs, once per input shape, and cached:
   one-off shape, such as a single image or an edge tile, never pays an
   XLA compile);
 - the second call with the same shape (a repeated shape: batches, tiles,
-  folders) times both, after one untimed call each, and keeps the faster;
+  folders) runs `"parity"` once untimed (its compile), then times both in
+  interleaved rounds, the order alternating from round to round, so that a
+  burst of load on a shared machine falls on both rather than on one; it
+  keeps the one with the smaller median. It runs `MIN_ROUNDS` to
+  `MAX_ROUNDS` rounds: it stops early once the timings do not overlap
+  (every call of one faster than every call of the other), or once no
+  remaining round could change which median is smaller;
 - later calls use the kept choice.
 
 `FastPath(forced="window" | "parity")`, or the environment variable
@@ -31,10 +37,11 @@ is measured where it runs, once per input shape, and cached:
 """
 
 import os
+import statistics
 import time
 
-__all__ = ["ALIASES", "ENVIRONMENT_VARIABLE", "FastPath", "IMPLEMENTATIONS",
-           "forced_from_environment", "implementation_name"]
+__all__ = ["ALIASES", "ENVIRONMENT_VARIABLE", "FastPath", "IMPLEMENTATIONS", "MAX_ROUNDS",
+           "MIN_ROUNDS", "choose", "forced_from_environment", "implementation_name"]
 
 #: The implementations, in the order a tie is broken.
 IMPLEMENTATIONS = ("window", "parity")
@@ -42,7 +49,10 @@ IMPLEMENTATIONS = ("window", "parity")
 ALIASES = {"xla": "parity"}
 #: `window` or `parity` forces one everywhere; `auto` (or unset) measures.
 ENVIRONMENT_VARIABLE = "DECONV_FAST_PATH"
-_TIMED_CALLS = 2
+#: Timed rounds of a choice (one call of each implementation per round):
+#: at least `MIN_ROUNDS`, at most `MAX_ROUNDS` (odd: one middle timing).
+MIN_ROUNDS = 3
+MAX_ROUNDS = 7
 
 
 def implementation_name(name):
@@ -76,6 +86,39 @@ def forced_from_environment(environ=None):
     return implementation_name(value)
 
 
+def choose(samples):
+    """The implementation with the smallest median time (ties: `IMPLEMENTATIONS`' order).
+
+    Args:
+        samples: `{name: [seconds, ...]}` for the names in `IMPLEMENTATIONS`.
+
+    Example:
+    >>> choose({"window": [0.010, 0.031, 0.030], "parity": [0.026, 0.025, 0.027]})
+    'parity'
+    """
+    return min(IMPLEMENTATIONS, key=lambda name: statistics.median(samples[name]))
+
+
+def _decided(samples):
+    """Whether more rounds (up to `MAX_ROUNDS`) need not, or could not, change `choose`.
+
+    Need not: after `MIN_ROUNDS` rounds, every timing of one implementation
+    is below every timing of the other. Could not: whatever the remaining
+    rounds time, each median after `MAX_ROUNDS` rounds stays between two of
+    the timings so far, and these two ranges do not overlap.
+    """
+    first, second = (sorted(samples[name]) for name in IMPLEMENTATIONS)
+    rounds = len(first)
+    if rounds < MIN_ROUNDS:
+        return False
+    if first[-1] < second[0] or second[-1] < first[0]:
+        return True
+    left, middle = MAX_ROUNDS - rounds, MAX_ROUNDS // 2
+    if middle >= rounds or middle < left:  # a median not yet bounded on both sides
+        return False
+    return first[middle] < second[middle - left] or second[middle] < first[middle - left]
+
+
 class FastPath:
     """Runs the `output` stage by the implementation measured fastest for each shape.
 
@@ -89,6 +132,8 @@ class FastPath:
 
     Attributes:
         choices: `{input shape: name}` of the choices made so far.
+        timings: `{input shape: {name: [seconds, ...]}}`, each choice's
+            timed calls in the order they ran.
 
     Example:
     >>> import numpy as np
@@ -131,19 +176,24 @@ class FastPath:
         return self._implementations[self.choice_for(shape)](images)
 
     def _measure(self, images, shape):
-        best = {}
-        for name in IMPLEMENTATIONS:
-            self._implementations[name](images)  # compile or warm, untimed
-        for _ in range(_TIMED_CALLS):
-            for name in IMPLEMENTATIONS:
+        # "window" ran untimed on this shape's first call; "parity" compiles now.
+        self._implementations["parity"](images)
+        samples = {name: [] for name in IMPLEMENTATIONS}
+        for round_ in range(MAX_ROUNDS):
+            if _decided(samples):
+                break
+            # Alternate which runs first: the second call of a pair may find
+            # the caches warmer, or a burst of load begun during the first.
+            for name in IMPLEMENTATIONS[::-1] if round_ % 2 else IMPLEMENTATIONS:
                 start = self._clock()
                 self._implementations[name](images)
-                elapsed = self._clock() - start
-                best[name] = min(best.get(name, elapsed), elapsed)
-        choice = min(IMPLEMENTATIONS, key=lambda name: best[name])
+                samples[name].append(self._clock() - start)
+        choice = choose(samples)
         self.choices[shape] = choice
-        self.timings[shape] = best
+        self.timings[shape] = samples
         if self.log is not None:
-            figures = ", ".join(f"{name} {best[name] * 1e3:.1f} ms" for name in IMPLEMENTATIONS)
-            self.log(f"fast path for input {shape}: {choice} (measured {figures})")
+            figures = ", ".join(f"{name} {statistics.median(samples[name]) * 1e3:.1f} ms"
+                                for name in IMPLEMENTATIONS)
+            self.log(f"fast path for input {shape}: {choice} (median of "
+                     f"{len(samples[choice])} interleaved runs: {figures})")
         return self._implementations[choice](images)
