@@ -99,7 +99,7 @@ def add_verbose_argument(parser):
 
 
 def add_common_arguments(parser):
-    """Adds the flags both ports share (DESIGN.md's command-line contract)."""
+    """Adds the flags both ports share (README's command-line synopsis)."""
     parser.add_argument("--seed", type=int, default=None,
                         help="graph-level seed for the Glorot/Xavier draw of the conv "
                              "kernel; without it each run draws anew, like the original")

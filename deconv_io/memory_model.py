@@ -13,7 +13,7 @@ the two pipelines, so each has its own named bytes-per-pixel figure:
   conv1 beside TensorFlow's.
 
 Both are upper bounds of peak RSS growth measured by
-`benchmarks/large_image.py` (figures in README). `peak_bytes` is the one
+`benchmarks/large_image.py` (figures in docs/performance.md). `peak_bytes` is the one
 estimate: `RUNTIME_BYTES + bytes_per_pixel * N * H * W`. No TensorFlow
 here, so a command line can refuse an image before importing it.
 """

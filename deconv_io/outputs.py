@@ -6,9 +6,9 @@
   `deconv_io.picture`);
 - `output`: `DIR/<stem>.npy`, the `output` array, float32
   `(1, 2*ceil(H/2), 2*ceil(W/2), 3)` as in a dump. Plain `.npy`: the
-  float32 output hardly compresses (`np.savez_compressed` measured about 7 %
-  smaller at over 100 times the cost of writing it plain; figures in
-  README), so plain is cheaper end to end;
+  float32 output hardly compresses, and compressing it costs far more than
+  writing it plain (figures in docs/folder-mode.md), so plain is cheaper
+  end to end;
 - `stages`: `DIR/<stem>.npz`, the full dump (`image`, the kernels, `conv1`,
   `pool`, `output`; a tiled image's holds `image`, the kernels and `output`),
   as `--dump` writes it, uncompressed.

@@ -15,7 +15,7 @@ encoder tries PNG's row filters on every row; `png_bytes` writes the pixels
 directly instead: every row unfiltered (filter type 0), one zlib stream at
 `PNG_COMPRESS_LEVEL`. zlib runs without the GIL, so a writer thread
 encodes while the next image is computed. What each level costs against
-what it saves is measured by `python -m benchmarks.folder` (README).
+what it saves is measured by `python -m benchmarks.folder` (docs/performance.md).
 """
 
 import struct
@@ -32,7 +32,7 @@ __all__ = ["PNG_COMPRESS_LEVEL", "picture_bytes", "picture_is_complete", "pictur
 #: zlib level of the PNG's pixel data (0 stores them uncompressed, 9 packs hardest).
 #: 0 by default: on the demo's pictures level 1 takes more time than the
 #: computation of the image and saves what a `.npy` beside it dwarfs
-#: (`python -m benchmarks.folder`; figures in README).
+#: (`python -m benchmarks.folder`; figures in docs/performance.md).
 PNG_COMPRESS_LEVEL = 0
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

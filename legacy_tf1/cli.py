@@ -65,7 +65,7 @@ def check_session_memory(height, width, batch=1, available=None):
 
 
 def build_parser():
-    """Returns the command line's parser (the flags of DESIGN.md's contract)."""
+    """Returns the command line's parser (the flags of README's command-line synopsis)."""
     parser = ArgumentParser(
         prog=PROG,
         description="Run the original TF1 bilinear transposed-convolution demo "

@@ -2,7 +2,7 @@
 
 No TensorFlow here: the figures are plain NumPy, computed in float64.
 
-Two kinds of claim, nothing in between (DESIGN.md, "Tolerances"):
+Two kinds of claim, nothing in between (docs/equivalence.md):
 
 - *bit-identical*: the same dtype, shape and bytes; reported for every
   pair, and expected only where it holds by construction (the same kernels

@@ -11,7 +11,7 @@ displayed HWC picture against TF2's `output[0]`):
 - `reference`: the independent float64 NumPy reference, the third witness
   of every comparison.
 
-Two kinds of claim (DESIGN.md, "Tolerances"):
+Two kinds of claim (docs/equivalence.md):
 - bit-identical by construction (`assert_array_equal` plus the bytes):
   eager and `tf.function` against the session, the display picture against
   `output[0]`, and the fast path with a dense (random) deconv kernel, which

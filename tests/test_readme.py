@@ -1,4 +1,8 @@
-"""README's Python examples run as written, twice in a row, in a fresh process."""
+"""The documentation's Python examples run as written, twice in a row, in a fresh process.
+
+The README points to `docs/tf2-api.md` for them; each section named here must hold one
+```python block, and it must run.
+"""
 
 import re
 import subprocess
@@ -8,14 +12,16 @@ import pytest
 
 from tests.conftest import REPO
 
+DOC = "docs/tf2-api.md"
 SECTIONS = ["## Using the TF2 pieces in your own model", "## The demo as a Keras 3 model"]
 
 
 def _python_block(section):
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / DOC).read_text(encoding="utf-8")
     start = text.index(section + "\n")
     match = re.compile(r"```python\n(.*?)```", re.S).search(text, start)
-    assert match is not None and match.start() < text.index("\n## ", start + 1)
+    following = text.find("\n## ", start + 1)
+    assert match is not None and (following == -1 or match.start() < following)
     return match.group(1)
 
 
@@ -23,7 +29,7 @@ def _python_block(section):
 def test_readme_example_runs_twice_in_a_row(section, subprocess_env):
     code = _python_block(section)
     runner = ("import sys\ncode = sys.stdin.read()\n"
-              "for run in (1, 2):\n    exec(compile(code, 'README.md', 'exec'), {})\n"
+              "for run in (1, 2):\n    exec(compile(code, 'tf2-api.md', 'exec'), {})\n"
               "    print('run', run, 'ok')\n")
     proc = subprocess.run([sys.executable, "-c", runner], input=code, cwd=REPO,
                           env={**subprocess_env, "PYTHONPATH": str(REPO)},
@@ -33,3 +39,12 @@ def test_readme_example_runs_twice_in_a_row(section, subprocess_env):
     assert [line for line in lines if line.startswith("run ")] == ["run 1 ok", "run 2 ok"]
     if "print(" in code:  # what the example says it prints, it prints, both times
         assert lines.count("(2, 34, 18, 3)") == 2
+
+
+def test_every_python_example_in_the_docs_is_one_this_file_runs():
+    """A ```python block elsewhere would be an example nobody runs: name its section above."""
+    run = {_python_block(section) for section in SECTIONS}
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for block in re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            assert block in run, f"{path.name}: a Python example no test runs: {block[:80]!r}"
+

@@ -1,6 +1,6 @@
 """tf2.demo: the TF2 module against the float64 reference, by hand, and itself.
 
-Two kinds of claim (DESIGN.md, "Tolerances"):
+Two kinds of claim (docs/equivalence.md):
 - bit-identical by construction: eager vs tf.function, and the fast path's
   fallback for a kernel that reads every channel (the same kernels on the
   same shapes in one process and configuration; assert_array_equal);

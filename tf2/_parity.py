@@ -141,7 +141,7 @@ def demo_output_xla(images, conv_kernel, deconv_kernel):
     Computes what `demo_output` computes (only the conv channels the deconv
     kernel reads), but from planar, parity-split copies of the image, with
     no oneDNN op: where oneDNN is off it is the faster of the two, which is
-    why `DeconvDemo.fast_path` measures both (figures in README).
+    why `DeconvDemo.fast_path` measures both (figures in docs/performance.md).
     The channels are selected in NumPy on every call, so each input shape
     and read-channel count is traced and compiled once; it suits repeated
     batches of one size, not one-off sizes such as tiles.

@@ -61,7 +61,7 @@ def _outputs(text):
 
 
 def build_parser():
-    """Returns the command line's parser (DESIGN.md's contract plus batch flags)."""
+    """Returns the command line's parser (README's synopsis plus batch flags)."""
     parser = ArgumentParser(
         prog=PROG,
         description="Run the bilinear transposed-convolution demo (conv2d -> max_pool "
