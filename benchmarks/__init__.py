@@ -13,3 +13,5 @@ The timing logic lives in modules (`variants`, `checks`, `floor`, `timing`,
 `report`, `configs`); the commands are thin entry points. Nothing here
 imports TensorFlow at import time.
 """
+
+__all__ = []

@@ -17,9 +17,9 @@ import sys
 
 import numpy as np
 
-from deconv_io import default_image_path, load_image
-from deconv_io.cli import import_tensorflow, quiet_tensorflow
 from deconv_io.dumps import STAGES
+from deconv_io.images import default_image_path, load_image
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 
 #: Column prefix -> the runner it measures.
 RUNS = {"tf1": "tf1_session", "tf2": "tf2_function", "tf2 fast": "tf2_fast_window"}

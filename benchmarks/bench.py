@@ -92,7 +92,7 @@ def _int_at_least(minimum):
 
 def build_parser():
     """Returns the command line's parser."""
-    from deconv_io.cli import ArgumentParser, add_version_argument
+    from deconv_runtime.cli import ArgumentParser, add_version_argument
 
     positive, non_negative = _int_at_least(1), _int_at_least(0)
     parser = ArgumentParser(
@@ -140,7 +140,7 @@ def build_parser():
                              + " (tf1_session, the reference, is always run)")
     parser.add_argument("--malloc", choices=("keep", "default"), default="keep",
                         help="keep: glibc keeps freed memory for reuse "
-                             "(deconv_io.allocator.keep_freed_memory, as python -m tf2 does), "
+                             "(deconv_runtime.allocator.keep_freed_memory, as python -m tf2 does), "
                              "for every variant alike, so large tensors do not fault in "
                              "fresh pages on every call; default: glibc's own settings "
                              "(default keep; the children of --configs and the peak-memory runs "
@@ -156,7 +156,7 @@ def build_parser():
 
 
 def _write_json(path, doc):
-    from deconv_io import write_bytes_atomic
+    from deconv_io.atomic import write_bytes_atomic
 
     write_bytes_atomic(path, (json.dumps(doc, indent=1) + "\n").encode())
     print(f"{PROG}: wrote {path}")
@@ -181,8 +181,9 @@ def _run_configs(args, json_path, plot_path):
 
 def _run(args):
     from benchmarks.checks import MismatchError
-    from deconv_io.allocator import keep_freed_memory
-    from deconv_io.cli import check_output_path, quiet_tensorflow
+    from deconv_runtime.allocator import keep_freed_memory
+    from deconv_runtime.cli import check_output_path
+    from deconv_runtime.tf_import import quiet_tensorflow
 
     quiet_tensorflow(False)
     if args.malloc == "keep":
@@ -219,7 +220,7 @@ def main(argv=None):
         0 on success, 1 when a variant's output differs from `tf1_session`'s
         (or, with --configs, a configuration's run failed), 2 for a usage error.
     """
-    from deconv_io.cli import parse_and_run
+    from deconv_runtime.cli import parse_and_run
 
     argv = sys.argv[1:] if argv is None else list(argv)
 
@@ -231,6 +232,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.cli import run_as_program
 
     run_as_program(main)

@@ -118,7 +118,7 @@ def _result(variant, images, seconds, note):
 def _compute_only(paths, repeats):
     import tensorflow as tf
 
-    from deconv_io import load_image
+    from deconv_io.images import load_image
     from tf2.demo import DeconvDemo
 
     images = [load_image(p) for p in paths]

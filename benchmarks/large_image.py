@@ -77,7 +77,7 @@ def main(argv=None):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from deconv_io import load_image
+    from deconv_io.images import load_image
     from deconv_io.memory_model import format_bytes, parse_bytes
     from tf2.halo import tile_count
     from tf2.memory_plan import plan_memory

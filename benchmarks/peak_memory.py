@@ -42,7 +42,7 @@ def child_rss(spec, seed):
 
     variant, n, h, w = spec.split(":")
     if variant != "memory_floor":
-        from deconv_io.cli import import_tensorflow
+        from deconv_runtime.tf_import import import_tensorflow
 
         import_tensorflow()
     images = make_images(int(n), int(h), int(w), seed)

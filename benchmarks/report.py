@@ -147,7 +147,7 @@ def write_plot(doc, path):
     import matplotlib.pyplot as plt
 
     from benchmarks.variants import VARIANTS
-    from deconv_io import atomic_path
+    from deconv_io.atomic import atomic_path
 
     sizes = list(dict.fromkeys(_key(r) for r in doc["results"]))
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in doc["results"])]

@@ -11,7 +11,7 @@ Where the seconds go is measured beside it, each in a fresh process:
 - `interpreter`: `python -c pass`;
 - `import_tensorflow_process`: `python -c "import tensorflow"` (TensorFlow's
   import also imports all of Keras, matplotlib.pyplot included, unless
-  deferred as the tf2 command does: `deconv_io.cli.import_tensorflow`);
+  deferred as the tf2 command does: `deconv_runtime.tf_import.import_tensorflow`);
 - per program, a process that imports TensorFlow, decodes the image, then
   times the program's own computation (`legacy_tf1.graph.run_session`:
   graph, session, variables, run; or the tf2 command's `DeconvDemo` and
@@ -42,7 +42,7 @@ import json, sys, time
 program, image_path, picture_path = sys.argv[1:]
 t = {}
 start = time.perf_counter()
-from deconv_io.cli import import_tensorflow
+from deconv_runtime.tf_import import import_tensorflow
 import_tensorflow(defer_keras=program == "tf2")  # as each program imports it
 t["import_tensorflow"] = time.perf_counter() - start
 from deconv_io.display import render_picture
@@ -155,7 +155,7 @@ def main(argv=None):
         phases = measure_phases(args.image, folder)
     print(_summary(pairs, phases))
     if args.json is not None:
-        from deconv_io.cli import import_tensorflow
+        from deconv_runtime.tf_import import import_tensorflow
         from migration_audit.report import environment
 
         import_tensorflow()  # its start-up lines muted

@@ -31,7 +31,7 @@ def machine_info():
     CPU, ISA flags, oneDNN, threads, versions) under `environment`, and the
     few figures the table's header line shows.
     """
-    from deconv_io.allocator import kept
+    from deconv_runtime.allocator import kept
     from deconv_io.memory import total_memory
     from migration_audit.report import environment
 
@@ -159,7 +159,7 @@ def run_benchmark(args, log=print):
         jobs = [(v, *size) for size in sizes for v in args.variants]
         log(f"bench: peak memory of {len(jobs)} runs, one fresh subprocess each ...")
         rss = measure_rss(jobs, args.seed, log, args.malloc)
-    from deconv_io.cli import import_tensorflow
+    from deconv_runtime.tf_import import import_tensorflow
 
     import_tensorflow()  # once, before any timing; its start-up lines muted
     machine = machine_info()

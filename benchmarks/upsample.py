@@ -22,7 +22,7 @@ VARIANTS = ("upsampling2d", "bilinear_upsample2d", "bilinear_upsample2d_general"
 
 def build_parser():
     """Returns the command line's parser."""
-    from deconv_io.cli import ArgumentParser, add_version_argument, positive_int
+    from deconv_runtime.cli import ArgumentParser, add_version_argument, positive_int
 
     parser = ArgumentParser(
         prog=PROG,
@@ -56,7 +56,8 @@ def _factors(text):
 
 
 def _run(args):
-    from deconv_io.cli import check_output_path, import_tensorflow, quiet_tensorflow
+    from deconv_runtime.cli import check_output_path
+    from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 
     quiet_tensorflow(False)
     factors = _factors(args.factors)
@@ -66,7 +67,7 @@ def _run(args):
     import numpy as np
 
     from migration_audit.compare import relative_error
-    from tf2 import BilinearUpsample2D
+    from tf2.layers import BilinearUpsample2D
 
     shape = (2, 64, 48, 21) if args.quick else (8, 375, 250, 21)
     repeats = args.repeats or (3 if args.quick else 15)
@@ -116,7 +117,7 @@ def _run(args):
         print(f"{r['factor']:>6}  {r['variant']:<28} {r['median_s'] * 1e3:>8.1f} "
               f"{r['over_upsampling2d']:>15.2f}")
     if json_path is not None:
-        from deconv_io import write_bytes_atomic
+        from deconv_io.atomic import write_bytes_atomic
 
         doc = {"tensorflow": tf.__version__, "keras": keras.__version__, "results": results}
         write_bytes_atomic(json_path, (json.dumps(doc, indent=1) + "\n").encode())
@@ -125,7 +126,7 @@ def _run(args):
 
 def main(argv=None):
     """Runs the benchmark; 0 on success, 1 when the layers disagree, 2 for usage errors."""
-    from deconv_io.cli import parse_and_run
+    from deconv_runtime.cli import parse_and_run
 
     return parse_and_run(build_parser(), argv, _run, PROG)
 

@@ -6,8 +6,8 @@ Each pipeline variant is the runner of that name in
 the audit makes, for one batch of float32 images (N, H, W, 3) given as a
 NumPy array, until the NumPy `output` (N, 2*ceil(H/2), 2*ceil(W/2), 3) is in
 hand: see `WHAT_IS_TIMED`. The TF2 runners take the batch through
-`tf2.as_tensor` (DLPack, no copy of the 64-byte aligned array) and return
-`tf2.as_numpy` views (no copy), as the TF1 session feeds an aligned array
+`tf2._convert.as_tensor` (DLPack, no copy of the 64-byte aligned array) and return
+`tf2._convert.as_numpy` views (no copy), as the TF1 session feeds an aligned array
 and fetches its result without copying.
 """
 

@@ -1,4 +1,4 @@
-"""Neutral I/O shared by both ports: images, weights files, outputs, CLI plumbing.
+"""Plain, TensorFlow-free I/O shared by both ports: images, weights, dumps, outputs.
 
 Neither TensorFlow nor either port is imported here, so `legacy_tf1` and
 `tf2` can both depend on it without depending on each other.

@@ -3,13 +3,12 @@
 No TensorFlow here: `tf2`, `legacy_tf1`, the command lines and the audit
 all validate integers and image batches with these, and read integers
 from text (flags, lists in flags, environment variables) with `parse_int`
-(`int_argument`: an `argparse` type made of it).
+(`deconv_runtime.arguments.int_argument` makes an `argparse` type of it).
 """
 
-import argparse
 import numbers
 
-__all__ = ["check_images_shape", "check_int", "int_argument", "is_int", "parse_int"]
+__all__ = ["check_images_shape", "check_int", "is_int", "parse_int"]
 
 
 def is_int(value):
@@ -78,35 +77,6 @@ def parse_int(text, minimum, maximum=None, multiple_of=1):
     if value < minimum or (maximum is not None and value > maximum) or value % multiple_of:
         return None
     return value
-
-
-def int_argument(minimum, maximum=None, multiple_of=1, expected=None):
-    """An `argparse` type: an int in a range (`parse_int`), else one usage line.
-
-    Args:
-        minimum, maximum, multiple_of: as `parse_int` takes them.
-        expected: what the usage error says is expected (default: "an int
-            >= `minimum`", or "an int from `minimum` to `maximum`").
-
-    Returns:
-        A function of the flag's text that returns the int, or raises
-        `argparse.ArgumentTypeError("expected ..., got 'text'")`.
-
-    Example:
-    >>> int_argument(0, 9)("9"), int_argument(2, multiple_of=2)("4")
-    (9, 4)
-    """
-    if expected is None:
-        expected = (f"an int >= {minimum}" if maximum is None
-                    else f"an int from {minimum} to {maximum}")
-
-    def parse(text):
-        value = parse_int(text, minimum, maximum, multiple_of)
-        if value is None:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
 
 
 def check_images_shape(shape, name="images", empty_batch=False):

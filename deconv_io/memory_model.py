@@ -3,17 +3,9 @@
 A run of the demo holds, per input pixel, the stages (`stage_bytes`: image
 12 B, conv1 256, pool 64, output 12 in float32) and the copies its runtime
 makes, plus a fixed runtime (`RUNTIME_BYTES`). The copies differ between
-the two pipelines, so each has its own named bytes-per-pixel figure:
-
-- `TF1_SESSION_BYTES_PER_PIXEL`: `legacy_tf1.graph.run_session` keeps the
-  image in the GraphDef and in its variable and fetches NumPy copies of
-  every stage (conv1's among them);
-- `TF2_STAGES_BYTES_PER_PIXEL`: `tf2.DeconvDemo.stages` fetches nothing,
-  but TensorFlow copies the fed image and oneDNN keeps a reordered copy of
-  conv1 beside TensorFlow's.
-
-Both are upper bounds of peak RSS growth measured by
-`benchmarks/large_image.py` (figures in docs/performance.md). `peak_bytes` is the one
+the two pipelines, so each port owns its bytes-per-pixel figure:
+`legacy_tf1.memory.TF1_SESSION_BYTES_PER_PIXEL` and
+`tf2.memory_plan.TF2_STAGES_BYTES_PER_PIXEL`. `peak_bytes` is the one
 estimate: `RUNTIME_BYTES + bytes_per_pixel * N * H * W`. No TensorFlow
 here, so a command line can refuse an image before importing it.
 """
@@ -23,18 +15,12 @@ import re
 from deconv_io.errors import InputError
 from deconv_io.memory import available_memory
 
-__all__ = ["RUNTIME_BYTES", "TF1_SESSION_BYTES_PER_PIXEL", "TF2_STAGES_BYTES_PER_PIXEL",
-           "default_budget", "format_bytes", "parse_bytes", "peak_bytes", "stage_bytes"]
+__all__ = ["RUNTIME_BYTES", "default_budget", "format_bytes", "parse_bytes", "peak_bytes",
+           "stage_bytes"]
 
 #: Memory a process holds besides the arrays: the Python interpreter,
 #: TensorFlow's runtime, the graph or module.
 RUNTIME_BYTES = 2**30
-
-#: Peak bytes per image pixel of one TF1 `run_session` (module docstring).
-TF1_SESSION_BYTES_PER_PIXEL = 600
-
-#: Peak bytes per input pixel of one `tf2.DeconvDemo.stages` run (module docstring).
-TF2_STAGES_BYTES_PER_PIXEL = 700
 
 
 def peak_bytes(batch, height, width, bytes_per_pixel):
@@ -42,14 +28,14 @@ def peak_bytes(batch, height, width, bytes_per_pixel):
 
     Args:
         batch, height, width: the input's `(N, H, W, 3)`.
-        bytes_per_pixel: the pipeline's figure (`TF1_SESSION_BYTES_PER_PIXEL`
-            or `TF2_STAGES_BYTES_PER_PIXEL`).
+        bytes_per_pixel: the pipeline's figure, which its port owns
+            (e.g. `tf2.memory_plan.TF2_STAGES_BYTES_PER_PIXEL`).
 
     Returns:
         Bytes, an int.
 
     Example:
-    >>> peak_bytes(1, 1000, 1000, TF2_STAGES_BYTES_PER_PIXEL) == 2**30 + 700 * 10**6
+    >>> peak_bytes(1, 1000, 1000, 700) == 2**30 + 700 * 10**6
     True
     """
     return RUNTIME_BYTES + bytes_per_pixel * batch * height * width

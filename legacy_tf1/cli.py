@@ -13,16 +13,19 @@ than being killed by the system for lack of memory.
 
 from pathlib import Path
 
-from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
-    render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
-    check_run_paths, import_tensorflow, parse_and_run, quiet_tensorflow
-from deconv_io.dumps import dump_bytes
+from deconv_io.atomic import save_npz_atomic
+from deconv_io.display import render_picture
+from deconv_io.dumps import DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
-from deconv_io.images import peek_image_size
-from deconv_io.interrupts import run_interruptible
+from deconv_io.images import default_image_path, load_image, peek_image_size
 from deconv_io.memory import available_memory
-from deconv_io.memory_model import TF1_SESSION_BYTES_PER_PIXEL, peak_bytes
+from deconv_io.memory_model import peak_bytes
+from deconv_io.weights import load_weights
+from deconv_runtime.cli import (ArgumentParser, add_common_arguments, add_version_argument,
+                                check_run_paths, parse_and_run)
+from deconv_runtime.interrupts import run_interruptible
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
+from legacy_tf1.memory import TF1_SESSION_BYTES_PER_PIXEL
 
 __all__ = ["PROG", "build_parser", "check_session_memory", "main"]
 
@@ -136,6 +139,6 @@ def main(argv=None):
 
 def console_main():
     """The console script's entry point (setup.cfg): `main` as a program."""
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.cli import run_as_program
 
     run_as_program(main)

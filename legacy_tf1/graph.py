@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from deconv_io import DUMP_NAMES, KERNEL_SHAPE
+from deconv_io.dumps import DUMP_NAMES
+from deconv_io.weights import KERNEL_SHAPE
 from legacy_tf1._graph_mode import require_graph_mode
 from legacy_tf1.filters import get_deconv_filter_initializer
 

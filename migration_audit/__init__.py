@@ -22,7 +22,7 @@ True
 """
 
 from deconv_io._version import __version__
-from deconv_io.lazy import lazy_exports
+from deconv_runtime.lazy import lazy_exports
 
 #: Public name -> the module that defines it.
 _WHERE = {

@@ -26,31 +26,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from deconv_io import KERNEL_SHAPE
 from deconv_io.errors import InputError
-from migration_audit.checkpoint_files import (DST_IN_FOLDER, check_checkpoint_destination,
-                                              checkpoint_destination, checkpoint_source,
+from deconv_io.weights import KERNEL_SHAPE
+from migration_audit.checkpoint_files import (check_checkpoint_destination, checkpoint_source,
                                               write_checkpoint_atomically)
 
-__all__ = [
-    "DST_IN_FOLDER",
-    "IMAGE_VARIABLE",
-    "TF1_NAMES",
-    "TF2_ROOT",
-    "Tf1Checkpoint",
-    "check_checkpoint_destination",
-    "checkpoint_destination",
-    "checkpoint_source",
-    "convert_tf1_to_tf2",
-    "load_tf1_checkpoint",
-    "read_tf1_checkpoint",
-    "restore_tf2_checkpoint_in_graph",
-    "save_tf1_checkpoint",
-    "save_tf2_checkpoint",
-    "tf2_checkpoint",
-    "tf2_key",
-    "write_checkpoint_atomically",
-]
+__all__ = ["IMAGE_VARIABLE", "TF1_NAMES", "TF2_ROOT", "Tf1Checkpoint", "convert_tf1_to_tf2",
+           "load_tf1_checkpoint", "read_tf1_checkpoint", "restore_tf2_checkpoint_in_graph",
+           "save_tf1_checkpoint", "save_tf2_checkpoint", "tf2_checkpoint", "tf2_key"]
 
 #: TF2 module attribute -> the original's variable name.
 TF1_NAMES = {"conv_kernel": "a", "deconv_kernel": "a1"}

@@ -29,13 +29,14 @@ construction, or within the derived rounding bound), 1 when one does not,
 import sys
 from pathlib import Path
 
-from deconv_io import default_image_path, load_image, load_weights
-from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
-    add_weights_argument, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
 from deconv_io.errors import InputError
-from deconv_io.images import check_image_path
-from deconv_io.interrupts import run_interruptible
+from deconv_io.images import check_image_path, default_image_path, load_image
 from deconv_io.paths import check_input_file, check_output_file
+from deconv_io.weights import load_weights
+from deconv_runtime.cli import (ArgumentParser, add_verbose_argument, add_version_argument,
+                                add_weights_argument, parse_and_run, positive_int)
+from deconv_runtime.interrupts import run_interruptible
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
 
 __all__ = ["CONVERT", "MATRIX", "PROG", "SCRIPT", "build_convert_parser", "build_parser",
@@ -207,7 +208,7 @@ def _run(args):
 
 def _convert_keras(args, to_keras):
     from deconv_io.atomic import TEMP_EXTRA_BYTES
-    from migration_audit.checkpoints import checkpoint_source
+    from migration_audit.checkpoint_files import checkpoint_source
 
     if to_keras:
         if not str(args.dst).endswith(KERAS_SUFFIX):
@@ -235,7 +236,7 @@ def _convert_keras(args, to_keras):
 def _convert(args):
     quiet_tensorflow(args.verbose)
     from migration_audit.checkpoint_files import missing_folders_made
-    from migration_audit.checkpoints import checkpoint_destination
+    from migration_audit.checkpoint_files import checkpoint_destination
 
     keras = str(args.dst).endswith(".h5") or str(args.src).endswith(".h5")
     to_keras = keras and str(args.dst).endswith(".h5")
@@ -248,7 +249,7 @@ def _convert(args):
 
 
 def _convert_tf1_to_tf2(args):
-    from migration_audit.checkpoints import check_checkpoint_destination, checkpoint_source
+    from migration_audit.checkpoint_files import check_checkpoint_destination, checkpoint_source
 
     dst = args.dst
     src = checkpoint_source(args.src)
@@ -298,6 +299,6 @@ def main(argv=None):
 
 def console_main():
     """The console script's entry point (setup.cfg): `main` as a program."""
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.cli import run_as_program
 
     run_as_program(main)

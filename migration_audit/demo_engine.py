@@ -49,7 +49,7 @@ def shipped_script_on(images):
     """A temporary copy of the shipped script, its `timg.jpg` holding `images[0]`: its path."""
     from PIL import Image
 
-    from legacy_tf1.original import SHIPPED_SCRIPT
+    from legacy_tf1.original.shim import SHIPPED_SCRIPT
 
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / SHIPPED_SCRIPT.name

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deconv_io import KERNEL_SHAPE, write_bytes_atomic
+from deconv_io.atomic import write_bytes_atomic
 from deconv_io.errors import InputError
+from deconv_io.weights import KERNEL_SHAPE
 from migration_audit.checkpoint_files import write_checkpoint_atomically
 from migration_audit.checkpoints import TF1_NAMES, _reader
 

@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deconv_io import KERNEL_SHAPE, default_image_path, load_image, load_weights
 from deconv_io.atomic import write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_version_argument, add_weights_argument, \
-    parse_and_run, positive_int
 from deconv_io.errors import InputError
-from deconv_io.images import check_image_path
+from deconv_io.images import check_image_path, default_image_path, load_image
 from deconv_io.paths import check_input_file
+from deconv_io.weights import KERNEL_SHAPE, load_weights
+from deconv_runtime.cli import (ArgumentParser, add_version_argument, add_weights_argument,
+                                parse_and_run, positive_int)
 from migration_audit.bounds import demo_bounds, error_over_bound, pair_bound
 from migration_audit.configurations import configurations
 from migration_audit.options import AUDIT_MAX_PIXELS, check_report_dir
@@ -70,7 +70,7 @@ def kernels_for(seed=0, dense_deconv=False):
 
 def _child(inputs, out_dir):
     """One configuration: the audit on the saved inputs; writes report.json, outputs.npz."""
-    from deconv_io.cli import import_tensorflow
+    from deconv_runtime.tf_import import import_tensorflow
 
     import_tensorflow()
     from migration_audit.audit import run_audit
@@ -257,6 +257,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.cli import run_as_program
 
     run_as_program(main)

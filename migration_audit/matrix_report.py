@@ -10,7 +10,7 @@ configurations x comparisons.
 
 import numpy as np
 
-from deconv_io import atomic_path
+from deconv_io.atomic import atomic_path
 
 __all__ = ["cell_value", "format_matrix", "write_matrix_png"]
 

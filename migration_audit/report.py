@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from deconv_io import atomic_path, normalize_for_display, write_bytes_atomic
-from deconv_io.display import quiet_imshow_clipping
+from deconv_io.atomic import atomic_path, write_bytes_atomic
+from deconv_io.display import normalize_for_display, quiet_imshow_clipping
 
 __all__ = ["COLUMNS", "ISA_FLAGS", "SCHEMA_VERSION", "cpu_fingerprint", "environment",
            "environment_line", "format_table", "nonfinite_lines", "onednn_enabled",

@@ -93,7 +93,7 @@ def write_panels_png(path, rows, title):
     """One figure of every stage's panel, written atomically as a PNG."""
     import matplotlib.pyplot as plt
 
-    from deconv_io import atomic_path
+    from deconv_io.atomic import atomic_path
 
     stages = stage_order(rows)
     columns = min(3, max(1, len(stages)))

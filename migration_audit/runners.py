@@ -179,8 +179,8 @@ def _tf1_session(variables, names, seed=None):
 class _Tf2Prepared:
     """A `tf2.DeconvDemo` with the kernels and the method a runner calls.
 
-    The batch goes in through `tf2.as_tensor` (no copy of an aligned array)
-    and the results come back as `tf2.as_numpy` views (no copy).
+    The batch goes in through `tf2._convert.as_tensor` (no copy of an aligned array)
+    and the results come back as `tf2._convert.as_numpy` views (no copy).
     """
 
     def __init__(self, variables, names, method):
@@ -232,7 +232,7 @@ def _run_original(images, variables):
     """
     import tensorflow as tf
 
-    from legacy_tf1.original import run_script
+    from legacy_tf1.original.shim import run_script
     from migration_audit.demo_engine import shipped_script_on
 
     logger = tf.get_logger()

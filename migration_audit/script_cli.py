@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deconv_io.cli import ArgumentParser, add_verbose_argument, add_version_argument, \
-    import_tensorflow, parse_and_run, quiet_tensorflow
 from deconv_io.errors import InputError
 from deconv_io.paths import check_input_file
+from deconv_runtime.cli import (ArgumentParser, add_verbose_argument, add_version_argument,
+                                parse_and_run)
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 
 __all__ = ["PROG", "build_parser", "load_variables", "main", "parse_compare"]
 
@@ -151,7 +152,7 @@ def _run(args):
     tf = import_tensorflow()
     if not args.verbose:
         tf.get_logger().setLevel("ERROR")  # the script's own TF1 deprecation notices
-    from deconv_io.interrupts import run_interruptible
+    from deconv_runtime.interrupts import run_interruptible
     from migration_audit.port import PortError
     from migration_audit.report import environment, environment_line, format_table, \
         nonfinite_lines, script_report_dict, ulp_note, write_report_json

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench, report, timing, variants
-from deconv_io import allocator
+from deconv_runtime import allocator
 from tests.conftest import REPO
 
 RESULT_KEYS = {"variant", "batch", "height", "width", "median_s", "min_s", "max_s",

@@ -1,7 +1,7 @@
 """legacy_tf1's memory check: the faithful port does not tile, so it refuses
 an image whose session would not fit, in one line, before building the graph.
 
-The per-pixel figure is measured (see `deconv_io.memory_model.TF1_SESSION_BYTES_PER_PIXEL`);
+The per-pixel figure is measured (see `legacy_tf1.memory.TF1_SESSION_BYTES_PER_PIXEL`);
 these tests pin the arithmetic and the command line's behaviour, with the
 available memory patched small instead of a 10000x10000 image.
 """
@@ -12,8 +12,8 @@ from PIL import Image
 
 import legacy_tf1.cli
 from deconv_io import InputError
-from deconv_io.memory_model import TF1_SESSION_BYTES_PER_PIXEL
 from legacy_tf1.cli import check_session_memory, main
+from legacy_tf1.memory import TF1_SESSION_BYTES_PER_PIXEL
 
 
 def test_estimate_worked_by_hand():

@@ -24,7 +24,7 @@ def _python(code, *args):
 def test_deferred_keras_is_not_imported_with_tensorflow_and_still_works_later():
     proc = _python("""
         import sys
-        from deconv_io.cli import import_tensorflow
+        from deconv_runtime.tf_import import import_tensorflow
         tf = import_tensorflow(defer_keras=True)
         print("keras" in sys.modules, "matplotlib" in sys.modules)
         print(any(getattr(f, "__name__", "") == "_KerasDeferred" for f in sys.meta_path))
@@ -41,7 +41,7 @@ def test_tensorflow_imports_keras_unless_deferred():
     # What defer_keras skips; if TensorFlow stops importing Keras, this says so.
     proc = _python("""
         import sys
-        from deconv_io.cli import import_tensorflow
+        from deconv_runtime.tf_import import import_tensorflow
         import_tensorflow()
         print("keras" in sys.modules)
     """)

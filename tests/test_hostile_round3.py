@@ -587,7 +587,7 @@ def test_real_writers_over_the_file_size_limit(dst, tf1_checkpoint, tmp_path):
 LATE = textwrap.dedent("""
     import os, signal, sys, time
     from deconv_io.atomic import write_bytes_atomic
-    from deconv_io.cli import run_as_program, run_main
+    from deconv_runtime.cli import run_as_program, run_main
 
     def main():
         status = run_main(lambda: write_bytes_atomic(sys.argv[1], b"done") or 0, "prog")

@@ -1,4 +1,4 @@
-"""`deconv_io.allocator`: freed memory is reused, so large buffers stop faulting in pages."""
+"""`deconv_runtime.allocator`: freed memory is reused, so large buffers stop faulting in pages."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from deconv_io import allocator
+from deconv_runtime import allocator
 
 pytestmark = pytest.mark.skipif(allocator._glibc() is None, reason="glibc's mallopt only")
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(allocator._glibc() is None, reason="glibc's mall
 # asks for huge pages, which fault 512 times less often.)
 _PROBE = textwrap.dedent("""
     import ctypes, resource, sys, threading
-    from deconv_io.allocator import keep_freed_memory
+    from deconv_runtime.allocator import keep_freed_memory
     applied = keep_freed_memory() if sys.argv[1] == "keep" else False
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p

@@ -15,7 +15,7 @@ import pytest
 
 from deconv_io import (InputError, atomic_path, render_picture, save_npz_atomic,
                        write_bytes_atomic)
-from deconv_io.cli import check_output_path
+from deconv_runtime.cli import check_output_path
 from deconv_io.display import choose_backend
 
 OLD = b"old content that must survive\n" * 10

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from deconv_io import DEFAULT_MAX_PIXELS, InputError, load_image
-from deconv_io.cli import (ArgumentParser, add_common_arguments, positive_int,
-                           quiet_tensorflow, run_main)
+from deconv_runtime.cli import ArgumentParser, add_common_arguments, positive_int, run_main
+from deconv_runtime.tf_import import quiet_tensorflow
 
 
 def make_parser():
@@ -29,6 +29,7 @@ def one_line(text):
 
 
 # --- ArgumentParser ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("argv,message", [
     (["--bogus"], "demo: error: unrecognized arguments: --bogus (see --help)\n"),
@@ -97,7 +98,7 @@ def test_parse_int(text, args, value):
 def test_int_argument_messages():
     import argparse
 
-    from deconv_io.checks import int_argument
+    from deconv_runtime.arguments import int_argument
 
     assert int_argument(0, 9)("0") == 0
     with pytest.raises(argparse.ArgumentTypeError, match=r"^expected an int from 0 to 9, "
@@ -110,6 +111,7 @@ def test_int_argument_messages():
 
 
 # --- run_main ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", [0, 1])
 def test_run_main_passes_the_status_through(capsys, status):
@@ -157,6 +159,7 @@ def test_run_main_lets_a_bug_raise():
 
 # --- quiet_tensorflow ---------------------------------------------------------------
 
+
 def test_quiet_tensorflow(monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     quiet_tensorflow(False)
@@ -173,7 +176,7 @@ def test_quiet_tensorflow(monkeypatch):
 SCRIPT = textwrap.dedent("""
     import sys
     from deconv_io import load_image
-    from deconv_io.cli import ArgumentParser, add_common_arguments, run_main
+    from deconv_runtime.cli import ArgumentParser, add_common_arguments, run_main
 
     parser = ArgumentParser(prog="demo")
     parser.add_argument("image")
@@ -201,7 +204,7 @@ def test_process_exits_2_with_one_line_and_no_traceback(tmp_path, argv, message)
 
 
 def test_check_output_dir_accepts_a_folder_or_one_it_can_make(tmp_path):
-    from deconv_io.cli import check_output_dir
+    from deconv_io.paths import check_output_dir
 
     assert check_output_dir(tmp_path, "--output-dir") == tmp_path
     assert check_output_dir(tmp_path / "new", "--output-dir") == tmp_path / "new"

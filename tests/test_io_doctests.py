@@ -1,15 +1,16 @@
-"""The `Example:` sections of deconv_io's docstrings run and print what they say."""
+"""The `Example:` sections of deconv_io's and deconv_runtime's docstrings run as they say."""
 
 import doctest
 import importlib
 
 import pytest
 
-MODULES = ["deconv_io.atomic", "deconv_io.cli", "deconv_io.display", "deconv_io.dumps",
-           "deconv_io.images", "deconv_io.interrupts", "deconv_io.lazy", "deconv_io.memory",
-           "deconv_io.outputs", "deconv_io.paths", "deconv_io.picture", "deconv_io.weights",
-           "deconv_io.checks", "deconv_io.memory_model", "deconv_io.allocator",
-           "deconv_io.tf_import", "deconv_io.errors"]
+MODULES = ["deconv_io.atomic", "deconv_io.checks", "deconv_io.display", "deconv_io.dumps",
+           "deconv_io.images", "deconv_io.memory", "deconv_io.memory_model", "deconv_io.outputs",
+           "deconv_io.paths", "deconv_io.picture", "deconv_io.weights",
+           "deconv_runtime.allocator", "deconv_runtime.cli", "deconv_runtime.interrupts",
+           "deconv_runtime.lazy", "deconv_runtime.tf_import", "deconv_runtime.arguments",
+           "deconv_runtime.process_env", "deconv_io.errors"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -27,7 +28,7 @@ def test_lazy_exports_load_on_first_use_and_cache():
     import sys
     import types
 
-    from deconv_io.lazy import lazy_exports
+    from deconv_runtime.lazy import lazy_exports
 
     package = types.ModuleType("lazy_probe")
     sys.modules["lazy_probe"] = package

@@ -14,9 +14,9 @@ import pytest
 
 from deconv_io import InputError, save_npz_atomic, write_bytes_atomic
 from deconv_io import atomic
-from deconv_io.cli import check_run_paths, one_line, run_main
+from deconv_runtime.cli import check_run_paths, one_line, run_main
 from deconv_io.dumps import DUMP_NAMES, TILED_DUMP_NAMES, dump_bytes, dump_is_complete
-from deconv_io.interrupts import Interrupted, handle_signals, run_interruptible
+from deconv_runtime.interrupts import Interrupted, handle_signals, run_interruptible
 from deconv_io.paths import check_free_space, check_input_file, check_output_dir, \
     check_output_file, same_file
 

@@ -15,8 +15,8 @@ from deconv_io import default_image_path, save_weights
 from legacy_tf1.graph import run_session
 from legacy_tf1.original import SHIPPED_SCRIPT, UnsupportedContribError, run_script
 from legacy_tf1.original.cli import main
-from legacy_tf1.original.shim import (contrib_variance_scaling_initializer,
-                                      contrib_xavier_initializer)
+from legacy_tf1.original.contrib import (contrib_variance_scaling_initializer,
+                                         contrib_xavier_initializer)
 from tests.conftest import PNG_MAGIC, REPO
 
 #: SHA-256 of lines 72-138 of the seed document (the demo script), as
@@ -45,6 +45,7 @@ def _write_script(folder, body, name="script.py"):
 
 # --- the shipped text ---------------------------------------------------------
 
+
 def test_shipped_script_is_the_published_text_with_indentation_restored():
     text = SHIPPED_SCRIPT.read_text(encoding="utf-8")
     lines = text.split("\n")
@@ -64,6 +65,7 @@ def test_the_image_beside_the_script_is_the_packaged_one():
 
 
 # --- the run --------------------------------------------------------------------
+
 
 def test_shipped_script_display_is_the_sessions_output0(shipped_run, kernels):
     expected = run_session(np.asarray(Image.open(default_image_path()), np.float32)[None],
@@ -171,6 +173,7 @@ def test_an_unclosed_session_is_read_and_closed(tmp_path):
 
 # --- tf.contrib ---------------------------------------------------------------
 
+
 def _draw(initializer, shape, seed=3):
     with tf.Graph().as_default():
         tf.compat.v1.set_random_seed(seed)
@@ -241,6 +244,7 @@ def test_unsupported_contrib_name_stops_with_one_line(tmp_path, capsys, line):
 
 
 # --- the command line -----------------------------------------------------------
+
 
 def test_cli_dump_and_save(tmp_path, kernels, capsys):
     weights = tmp_path / "w.npz"

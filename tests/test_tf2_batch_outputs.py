@@ -26,6 +26,7 @@ from deconv_io.picture import picture_pixels
 from tests.conftest import REPO, assert_matches_reference
 from tests.conftest import write_image as _write_image
 from tf2 import batch
+from tf2 import batch_paths
 from tf2.cli import build_parser, main
 from tf2.demo import DeconvDemo
 
@@ -166,7 +167,7 @@ def test_default_outputs_are_the_picture_and_the_output_array(folder, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     demo = DeconvDemo(seed=1)
-    result = batch.run_batch(demo, batch.expand_inputs([folder]), out, progress=False)
+    result = batch.run_batch(demo, batch_paths.expand_inputs([folder]), out, progress=False)
     assert result == batch.BatchResult(written=2, skipped=0, failed=())
     assert sorted(p.name for p in out.iterdir()) == ["a.npy", "a.png", "b.npy", "b.png"]
     kernels = demo.conv_kernel.numpy(), demo.deconv_kernel.numpy()
@@ -257,7 +258,7 @@ def test_a_failed_write_fails_its_image_only(folder, tmp_path, monkeypatch, caps
         return "disk on fire" if path.name == "b.npy" else real(kind, path, *args)
 
     monkeypatch.setattr(batch, "_write", write)
-    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([folder]), out,
+    result = batch.run_batch(DeconvDemo(seed=1), batch_paths.expand_inputs([folder]), out,
                              progress=False)
     assert result.written == 1 and result.failed == (folder / "b.jpg",)
     err = capsys.readouterr().err
@@ -297,7 +298,7 @@ def test_images_in_flight_stay_bounded_however_many_there_are(tmp_path, monkeypa
     monkeypatch.setattr(batch, "_write", write)
     out = tmp_path / "out"
     out.mkdir()
-    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
+    result = batch.run_batch(DeconvDemo(seed=1), batch_paths.expand_inputs([images]), out,
                              progress=False, outputs=("output",), threads=threads)
     assert result.written == count and alive[0] == 0
     # Decoded ahead (threads + 1), one computed, writes behind (threads).
@@ -330,7 +331,7 @@ def test_a_tiled_image_is_decoded_and_computed_alone(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     # 1 GiB of runtime plus a little: only b_big is tiled (see tf2.memory_plan.plan_memory).
-    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
+    result = batch.run_batch(DeconvDemo(seed=1), batch_paths.expand_inputs([images]), out,
                              progress=False, budget=2**30 + 2**20, threads=2)
     assert result.written == 4
     assert seen["before"] == seen["after"] == ["a.png", "b_big.png"]
@@ -356,7 +357,7 @@ def test_tensorflow_out_of_memory_skips_that_image(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(batch, "_compute", compute)
     out = tmp_path / "out"
     out.mkdir()
-    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([images]), out,
+    result = batch.run_batch(DeconvDemo(seed=1), batch_paths.expand_inputs([images]), out,
                              progress=False, threads=1)
     assert (result.written, len(result.failed)) == (1, 1)
     assert (f"skipped {result.failed[0]}: TensorFlow ran out of memory for this image (see "

@@ -184,7 +184,7 @@ def test_run_batch_counts_and_reports(folder, tmp_path, capsys):
     (folder / "empty.gif").write_bytes(b"")
     out = tmp_path / "out"
     out.mkdir()
-    paths = batch.expand_inputs([folder])
+    paths = batch_paths.expand_inputs([folder])
     assert [p.name for p in paths] == ["a.png", "b.jpg", "empty.gif"]
     result = batch.run_batch(DeconvDemo(seed=1), paths, out, progress=False)
     assert result == batch.BatchResult(written=2, skipped=0, failed=(folder / "empty.gif",))
@@ -329,7 +329,7 @@ def test_package_exports_resolve():
 def test_run_batch_progress_bar_goes_to_stderr(folder, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    result = batch.run_batch(DeconvDemo(seed=1), batch.expand_inputs([folder]), out,
+    result = batch.run_batch(DeconvDemo(seed=1), batch_paths.expand_inputs([folder]), out,
                              progress=True)
     assert result.written == 2
     captured = capsys.readouterr()

@@ -19,7 +19,9 @@ import tensorflow as tf
 import tf2.demo
 from deconv_io import InputError, default_image_path, load_image
 from tests.conftest import assert_matches_reference, assert_within, float32_bounds
-from tf2.demo import DeconvDemo, demo_output, demo_stages, per_channel_sources, read_channels
+from tf2._full import demo_stages
+from tf2._window import demo_output, per_channel_sources, read_channels
+from tf2.demo import DeconvDemo
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
 
@@ -44,6 +46,7 @@ def _scattered_kernel(channels, seed=1):
 
 
 # --- construction -----------------------------------------------------------
+
 
 def test_variables_are_the_two_kernels_only_not_the_image(demo):
     # Quirk fixed: the original made the image a trainable tf.Variable, so it
@@ -102,6 +105,7 @@ def test_given_kernels_are_used():
 
 
 # --- numbers ----------------------------------------------------------------
+
 
 def test_closed_form_one_pixel_output_is_the_bilinear_filter():
     # Image 1x1 of ones; conv kernel passes channel c to channel c (centre tap)
@@ -186,6 +190,7 @@ def test_each_function_traces_once_for_every_batch_and_size(monkeypatch):
 
 
 # --- fast output path -------------------------------------------------------
+
 
 def _assert_fast_matches_full(demo, images, bit_identical=False):
     """Fast `output` vs the full path's: bit-identical, or within the derived bound.
@@ -309,6 +314,7 @@ def test_read_channels_counts_negative_zero_as_zero():
 
 
 # --- validation -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value,match", [
     (np.zeros((3, 3, 3, 64)), r"`conv_kernel` must be float32\. Received: dtype=float64"),

@@ -75,11 +75,11 @@ def test_without_import_tf2_the_file_does_not_load(tmp_path, subprocess_env):
 
 
 def test_when_imported_runs_once_after_the_import():
-    from deconv_io.lazy import when_imported
+    from deconv_runtime.lazy import when_imported
 
     code = textwrap.dedent("""
         import sys
-        from deconv_io.lazy import when_imported
+        from deconv_runtime.lazy import when_imported
         calls = []
         when_imported("colorsys", lambda m: calls.append(m.__name__))
         assert calls == [] and "colorsys" not in sys.modules

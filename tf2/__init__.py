@@ -9,7 +9,7 @@ TensorFlow's logs and reject bad input before TensorFlow is imported.
 `import tf2` still registers the Keras serializable objects
 (`BilinearInitializer`, `BilinearUpsample2D`) so that a `.keras` file using
 them loads after only `import tf2`: at once when Keras is already imported,
-otherwise the moment Keras is (`deconv_io.lazy.when_imported`), so `tf2`
+otherwise the moment Keras is (`deconv_runtime.lazy.when_imported`), so `tf2`
 alone never imports Keras.
 
 Example:
@@ -21,16 +21,11 @@ TensorShape([3, 3, 3, 64])
 import importlib
 
 from deconv_io._version import __version__
-from deconv_io.lazy import lazy_exports, when_imported
+from deconv_runtime.lazy import lazy_exports, when_imported
 
 #: Public name -> the module that defines it.
 _WHERE = {
     "DeconvDemo": "tf2.demo",
-    "demo_stages": "tf2._full",
-    "demo_output": "tf2._window",
-    "demo_output_xla": "tf2._parity",
-    "as_tensor": "tf2._convert",
-    "as_numpy": "tf2._convert",
     "export_saved_model": "tf2.export",
     "load_saved_model": "tf2.export",
     "bilinear_kernel": "tf2.kernels",

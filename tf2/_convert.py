@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from deconv_io.memory import ALIGNMENT, aligned_empty
 
-__all__ = ["aligned_empty", "as_numpy", "as_tensor"]
+__all__ = ["as_numpy", "as_tensor"]
 
 
 def as_tensor(images):

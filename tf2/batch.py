@@ -23,7 +23,7 @@ images a folder holds:
 
 A bad file, or one that cannot fit, cannot be computed or written, is
 reported by name and skipped; the others go on. The path helpers
-(`tf2.batch_paths`, re-exported here) do not import TensorFlow, so a command
+(`tf2.batch_paths`) do not import TensorFlow, so a command
 line can check its inputs before TensorFlow is loaded.
 """
 
@@ -37,21 +37,18 @@ from pathlib import Path
 
 import numpy as np
 
-from deconv_io import load_image, save_npz_atomic
-from deconv_io.atomic import atomic_path
+from deconv_io.atomic import atomic_path, save_npz_atomic
 from deconv_io.dumps import DUMP_NAMES
 from deconv_io.errors import InputError, is_tensorflow_out_of_memory
-from deconv_io.images import DEFAULT_MAX_PIXELS, peek_image_size
+from deconv_io.images import DEFAULT_MAX_PIXELS, load_image, peek_image_size
 from deconv_io.outputs import DEFAULT_OUTPUTS, output_bytes, output_is_complete, outputs_bytes
 from deconv_io.paths import check_free_space
 from deconv_io.picture import PNG_COMPRESS_LEVEL, save_picture_atomic
 
 # The inputs and outputs of a folder run, checked before TensorFlow is loaded.
-from tf2.batch_paths import (check_batch_outputs, check_unique_stems, expand_inputs,
-                             image_files, output_paths)
+from tf2.batch_paths import check_unique_stems, output_paths
 
-__all__ = ["BatchResult", "check_batch_outputs", "check_unique_stems", "expand_inputs",
-           "image_files", "output_paths", "run_batch"]
+__all__ = ["BatchResult", "run_batch"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +66,7 @@ class BatchResult:
 
 
 # --- the calls into tf2 (kept here, together) ------------------------------------
+
 
 def _plans(paths, budget):
     """Each image's size and memory plan from its header (as single-image mode makes it).

@@ -30,18 +30,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from deconv_io import DUMP_NAMES, default_image_path, load_image, load_weights, \
-    render_picture, save_npz_atomic
-from deconv_io.cli import ArgumentParser, add_common_arguments, add_version_argument, \
-    check_run_paths, import_tensorflow, parse_and_run, positive_int, quiet_tensorflow
-from deconv_io.checks import int_argument
-from deconv_io.dumps import TILED_DUMP_NAMES, dump_bytes
+from deconv_io.atomic import save_npz_atomic
+from deconv_io.display import render_picture
+from deconv_io.dumps import DUMP_NAMES, TILED_DUMP_NAMES, dump_bytes
 from deconv_io.errors import InputError
-from deconv_io.images import peek_image_size
-from deconv_io.interrupts import run_interruptible
+from deconv_io.images import default_image_path, load_image, peek_image_size
 from deconv_io.outputs import DEFAULT_OUTPUTS, parse_outputs
 from deconv_io.paths import check_input_file, check_output_dir, is_dir
 from deconv_io.picture import PNG_COMPRESS_LEVEL
+from deconv_io.weights import load_weights
+from deconv_runtime.arguments import int_argument
+from deconv_runtime.cli import (ArgumentParser, add_common_arguments, add_version_argument,
+                                check_run_paths, parse_and_run, positive_int)
+from deconv_runtime.interrupts import run_interruptible
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 
 __all__ = ["PROG", "build_parser", "console_main", "main", "run_stages"]
 
@@ -154,10 +156,10 @@ def run_stages(demo, images):
     One image is computed once: eager execution runs the same three ops as
     the traced `tf.function` (bit for bit, same kernels and shapes) without
     tracing it first, which would cost more than the computation. The
-    stages are returned as views of the tensors (`tf2.demo.as_numpy`), not
+    stages are returned as views of the tensors (`tf2._convert.as_numpy`), not
     copies: `conv1` alone is 256 bytes per pixel.
     """
-    from tf2.demo import as_numpy
+    from tf2._convert import as_numpy
 
     return {name: as_numpy(t) for name, t in demo.stages(images, execution="eager").items()}
 
@@ -236,7 +238,8 @@ def _run_batch(args, inputs):
     for flag, given in (("--normalize", args.normalize), ("--png-level", args.png_level is not None)):
         if given and "picture" not in args.outputs:
             raise InputError(f"{flag} changes only the picture; add picture to --outputs")
-    from tf2.batch import check_batch_outputs, check_unique_stems, expand_inputs, run_batch
+    from tf2.batch_paths import check_batch_outputs, check_unique_stems, expand_inputs
+    from tf2.batch import run_batch
     from deconv_io.memory_model import parse_bytes
 
     budget = parse_bytes(args.max_memory) if args.max_memory is not None else None
@@ -300,13 +303,13 @@ def console_main():
     """`python -m tf2` and the console script (setup.cfg): `main` as a program.
 
     First asks malloc to keep freed memory for reuse
-    (`deconv_io.allocator.keep_freed_memory`; `DECONV_KEEP_FREED_MEMORY=0`
+    (`deconv_runtime.allocator.keep_freed_memory`; `DECONV_KEEP_FREED_MEMORY=0`
     turns it off), before TensorFlow starts its threads: a folder's images
     and a batch's large tensors then reuse pages instead of faulting in new
     ones. Only the program does this, never `main` called in-process.
     """
-    from deconv_io.allocator import keep_freed_memory
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.allocator import keep_freed_memory
+    from deconv_runtime.cli import run_as_program
 
     keep_freed_memory()
     run_as_program(main)

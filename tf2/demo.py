@@ -28,16 +28,13 @@ import tensorflow as tf
 
 from deconv_io.checks import check_images_shape
 from deconv_io.weights import KERNEL_SHAPE, validate_kernel
-from tf2._convert import aligned_empty, as_numpy, as_tensor
 from tf2._full import IMAGES_SPEC, demo_stages
 from tf2._parity import demo_output_xla
-from tf2._window import demo_output, per_channel_sources, read_channels
+from tf2._window import demo_output
 from tf2.fast_path import FastPath, forced_from_environment
 from tf2.kernels import bilinear_kernel, glorot_uniform
 
-__all__ = ["DeconvDemo", "EXECUTIONS", "IMAGES_SPEC", "aligned_empty", "as_numpy",
-           "as_tensor", "demo_output", "demo_output_xla", "demo_stages",
-           "per_channel_sources", "read_channels"]
+__all__ = ["DeconvDemo", "EXECUTIONS"]
 
 #: How `DeconvDemo.stages` / `.output` run: op by op, as a traced
 #: `tf.function`, or compiled with XLA.

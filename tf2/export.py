@@ -22,7 +22,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from deconv_io.errors import InputError
-from tf2.demo import IMAGES_SPEC
+from tf2._full import IMAGES_SPEC
 
 __all__ = ["OUTPUT_SIGNATURE", "export_saved_model", "load_saved_model"]
 

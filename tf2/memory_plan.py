@@ -11,11 +11,17 @@ decoding the image.
 import dataclasses
 
 from deconv_io.errors import InputError
-from deconv_io.memory_model import (RUNTIME_BYTES, TF2_STAGES_BYTES_PER_PIXEL, default_budget,
-                                    format_bytes, peak_bytes, stage_bytes)
+from deconv_io.memory_model import (RUNTIME_BYTES, default_budget, format_bytes, peak_bytes,
+                                    stage_bytes)
 from tf2.halo import HALO, MIN_TILE, check_tile
 
-__all__ = ["MAX_AUTO_TILE", "MemoryPlan", "plan_memory"]
+__all__ = ["MAX_AUTO_TILE", "MemoryPlan", "TF2_STAGES_BYTES_PER_PIXEL", "plan_memory"]
+
+#: Peak bytes per input pixel of one `tf2.DeconvDemo.stages` run: it fetches
+#: nothing, but TensorFlow copies the fed image and oneDNN keeps a reordered
+#: copy of conv1 beside TensorFlow's. An upper bound of the peak RSS growth
+#: `benchmarks/large_image.py` measures (figures in docs/performance.md).
+TF2_STAGES_BYTES_PER_PIXEL = 700
 
 #: Largest tile side chosen automatically (bigger tiles save nothing: the
 #: halo is already a small fraction of a 2048x2048 tile).

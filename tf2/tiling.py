@@ -72,7 +72,8 @@ def run_tiled(demo, images, tile, compute="output", out=None, progress=None):
 
     from tqdm import tqdm
 
-    from tf2._convert import aligned_empty, as_numpy, as_tensor
+    from deconv_io.memory import aligned_empty
+    from tf2._convert import as_numpy, as_tensor
 
     disable = None if progress is None else not progress
     for t in tqdm(tiles, unit="tile", file=sys.stderr, disable=disable, leave=False):

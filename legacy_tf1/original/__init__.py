@@ -8,7 +8,7 @@ gets `tf.compat.v1` in a fresh graph, `tf.contrib.layers`' initializers map
 to TensorFlow 1 ops with their semantics, and nothing is switched globally.
 """
 
-from legacy_tf1.original.shim import (SHIPPED_SCRIPT, ScriptResult, UnsupportedContribError,
-                                      run_script)
+from legacy_tf1.original.contrib import UnsupportedContribError
+from legacy_tf1.original.shim import SHIPPED_SCRIPT, ScriptResult, run_script
 
 __all__ = ["SHIPPED_SCRIPT", "ScriptResult", "UnsupportedContribError", "run_script"]

@@ -13,13 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from deconv_io import load_weights, save_npz_atomic, write_bytes_atomic
-from deconv_io.cli import ArgumentParser, add_version_argument, \
-    add_weights_argument, check_output_path, import_tensorflow, parse_and_run, \
-    quiet_tensorflow
+from deconv_io.atomic import save_npz_atomic, write_bytes_atomic
 from deconv_io.errors import InputError
-from deconv_io.interrupts import run_interruptible
 from deconv_io.paths import check_input_file, check_outputs_distinct
+from deconv_io.weights import load_weights
+from deconv_runtime.cli import (ArgumentParser, add_version_argument, add_weights_argument,
+                                check_output_path, parse_and_run)
+from deconv_runtime.interrupts import run_interruptible
+from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 from legacy_tf1.original._guards import check_not_read
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -137,6 +138,6 @@ def main(argv=None):
 
 def console_main():
     """The console script's entry point (setup.cfg): `main` as a program."""
-    from deconv_io.cli import run_as_program
+    from deconv_runtime.cli import run_as_program
 
     run_as_program(main)

@@ -42,21 +42,10 @@ import numpy as np
 from deconv_io.errors import InputError
 from legacy_tf1.original import _guards
 from legacy_tf1.original._idioms import script_idioms, script_traceback
-from legacy_tf1.original._contrib import (CONTRIB_LAYERS, UnsupportedContribError, _Namespace,
-                                          contrib_variance_scaling_initializer,
-                                          contrib_xavier_initializer)
+from legacy_tf1.original.contrib import CONTRIB_LAYERS, _Namespace
 from legacy_tf1.original._variables import initial_value_by_name
 
-__all__ = [
-    "CONTRIB_LAYERS",
-    "SCRIPT_DIR",
-    "SHIPPED_SCRIPT",
-    "ScriptResult",
-    "UnsupportedContribError",
-    "contrib_variance_scaling_initializer",
-    "contrib_xavier_initializer",
-    "run_script",
-]
+__all__ = ["SCRIPT_DIR", "SHIPPED_SCRIPT", "ScriptResult", "run_script"]
 
 #: The folder of the shipped original script (beside it: its `timg.jpg`).
 SCRIPT_DIR = Path(__file__).resolve().parent / "script"

@@ -12,21 +12,18 @@ import sys
 from pathlib import Path
 
 from deconv_io.atomic import begin_run, stop_writes, written_outputs
-from deconv_io.checks import int_argument
+from deconv_runtime.arguments import int_argument
 from deconv_io.errors import InputError, is_tensorflow_out_of_memory
 from deconv_io.images import DEFAULT_MAX_PIXELS, check_image_path
-from deconv_io.interrupts import HANDLED_SIGNALS, Interrupted, exit_now, handle_signals, \
+from deconv_runtime.interrupts import HANDLED_SIGNALS, Interrupted, exit_now, handle_signals, \
     worker_abandoned
-from deconv_io.process_env import StdoutError, check_environment, guarded_stdout, \
+from deconv_runtime.process_env import StdoutError, check_environment, guarded_stdout, \
     safe_encoding
-from deconv_io.paths import check_input_file, check_output_dir, check_output_file, \
-    check_outputs_distinct
-from deconv_io.tf_import import import_tensorflow, quiet_tensorflow
+from deconv_io.paths import check_input_file, check_output_file, check_outputs_distinct
 
 __all__ = ["ArgumentParser", "add_common_arguments", "add_verbose_argument",
-           "add_weights_argument", "check_output_dir", "check_output_path", "check_run_paths",
-           "check_stdout", "import_tensorflow", "one_line", "parse_and_run",
-           "positive_int", "quiet_tensorflow", "run_as_program", "run_main"]
+           "add_weights_argument", "check_output_path", "check_run_paths", "check_stdout",
+           "one_line", "parse_and_run", "positive_int", "run_as_program", "run_main"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -330,7 +327,7 @@ def run_main(body, prog):
     """Runs `body()` and maps every failure to one stderr line.
 
     SIGINT, SIGTERM and SIGHUP raise `Interrupted` meanwhile (see
-    `deconv_io.interrupts`); each run starts with no temporary file alive.
+    `deconv_runtime.interrupts`); each run starts with no temporary file alive.
 
     Args:
         body: a callable returning an exit status.

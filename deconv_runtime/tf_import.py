@@ -1,8 +1,7 @@
 """Importing TensorFlow for a command line: its log level, its start-up lines, Keras deferred.
 
-Only the command lines' `main` functions call these (through
-`deconv_io.cli`, which re-exports them); no library imports TensorFlow
-this way.
+Only the command lines' `main` functions call these; no library imports
+TensorFlow this way.
 """
 
 import os

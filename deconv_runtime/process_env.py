@@ -1,6 +1,6 @@
 """The process around a run: environment variables and standard streams.
 
-Checked and set up by `deconv_io.cli.run_main` before any work:
+Checked and set up by `deconv_runtime.cli.run_main` before any work:
 
 - environment variables that make TensorFlow abort (a thread count that is
   not a positive int) or matplotlib raise at import (an unknown
