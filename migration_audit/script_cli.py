@@ -128,7 +128,8 @@ def _verdict(result):
 
 
 def _progress(line):
-    print(line, flush=True)
+    """A progress line, on stderr as the demo audit's (stdout keeps the table and verdict)."""
+    print(line if line.startswith(PROG) else f"{PROG}: {line}", file=sys.stderr, flush=True)
 
 
 def _run(args):
