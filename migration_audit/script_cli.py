@@ -128,8 +128,7 @@ def _verdict(result):
 
 
 def _progress(line):
-    """A progress line, on stderr as the demo audit's (stdout keeps the table and verdict)."""
-    print(line if line.startswith(PROG) else f"{PROG}: {line}", file=sys.stderr, flush=True)
+    print(line, flush=True)
 
 
 def _run(args):
