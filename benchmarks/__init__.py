@@ -14,4 +14,6 @@ The timing logic lives in modules (`variants`, `checks`, `floor`, `timing`,
 imports TensorFlow at import time.
 """
 
-__all__ = []
+from deconv_io._version import __version__
+
+__all__ = ["__version__"]

@@ -25,7 +25,16 @@ from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
 RUNS = {"tf1": "tf1_session", "tf2": "tf2_function", "tf2 fast": "tf2_fast_window"}
 
 
-def main():
+def main(argv=None):
+    """Prints the worst relative error per stage and runner against float64; exit 0."""
+    import argparse
+
+    from deconv_runtime.cli import add_version_argument
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy",
+                                     description=__doc__.split("\n\n")[0])
+    add_version_argument(parser, "accuracy")
+    parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     quiet_tensorflow()
     tf = import_tensorflow()

@@ -77,24 +77,12 @@ def _configs(text):
     return names
 
 
-def _int_at_least(minimum):
-    """An argparse type: an int >= `minimum`, else one usage line."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {text!r}")
-        return value
-    return parse
-
-
 def build_parser():
     """Returns the command line's parser."""
+    from deconv_runtime.arguments import int_argument
     from deconv_runtime.cli import ArgumentParser, add_version_argument
 
-    positive, non_negative = _int_at_least(1), _int_at_least(0)
+    positive, non_negative = int_argument(1), int_argument(0)
     parser = ArgumentParser(
         prog=PROG,
         description="Time the demo's pipeline per variant (faithful TF1 session, TF2 eager, "

@@ -195,8 +195,11 @@ def _memory(count, size, work, threads):
 
 
 def build_parser():
+    from deconv_runtime.cli import add_version_argument
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.folder",
                                      description=__doc__.split("\n\n")[0])
+    add_version_argument(parser, "folder")
     parser.add_argument("--images", type=int, default=64,
                         help="JPEGs of 750x500 in the folder (default 64)")
     parser.add_argument("--legacy-images", type=int, default=3,

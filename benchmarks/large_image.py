@@ -63,7 +63,11 @@ def _check_window(demo, image, output, y0, x0, side=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from deconv_runtime.cli import add_version_argument
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.large_image",
+                                     description=__doc__.split("\n\n")[0])
+    add_version_argument(parser, "large_image")
     parser.add_argument("--size", type=_size, default=(10000, 10000), metavar="HxW")
     parser.add_argument("--image", type=Path, default=None,
                         help="read this image (Pillow) instead of building one")

@@ -136,8 +136,11 @@ def _summary(pairs, phases):
 
 def main(argv=None):
     """Runs the measurement; prints the summary and writes `--json`."""
+    from deconv_runtime.cli import add_version_argument
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.startup",
                                      description=__doc__.split("\n\n")[0])
+    add_version_argument(parser, "startup")
     parser.add_argument("--pairs", type=int, default=5,
                         help="paired runs of the two programs (default 5)")
     parser.add_argument("--image", type=Path, default=None,

@@ -11,8 +11,10 @@
   before any work.
 
 Plain, TensorFlow-free I/O lives in `deconv_io`, which imports nothing from
-here; the ports and the audit import both. This `__init__` exports nothing:
-import each name from the module that defines it.
+here; the ports and the audit import both. This `__init__` exports only the
+project's `__version__`: import each name from the module that defines it.
 """
 
-__all__ = []
+from deconv_io._version import __version__
+
+__all__ = ["__version__"]

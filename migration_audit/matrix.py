@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from deconv_io.atomic import write_bytes_atomic
+from deconv_io.checks import parse_int
 from deconv_io.errors import InputError
 from deconv_io.images import check_image_path, default_image_path, load_image
 from deconv_io.paths import check_input_file
@@ -193,8 +194,8 @@ def _thread_counts(text):
         part = part.strip()
         if part == "all":
             counts.append(None)
-        elif part.isdigit() and int(part) >= 1:
-            counts.append(int(part))
+        elif parse_int(part, 1) is not None:
+            counts.append(parse_int(part, 1))
         else:
             raise InputError(f"--threads: expected ints >= 1 or 'all', comma-separated. "
                              f"Received: {text!r}")

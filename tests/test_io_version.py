@@ -12,10 +12,21 @@ import deconv_io
 REPO = Path(__file__).resolve().parents[1]
 
 
+BENCHMARKS = ("bench", "upsample", "folder", "large_image", "startup", "accuracy")
+
+
 def _main(command):
-    if command in ("bench", "upsample"):
+    if command in BENCHMARKS:
         return importlib.import_module(f"benchmarks.{command}").main
     return importlib.import_module(f"{command}.cli").main
+
+
+def _status(main, argv):
+    """`main(argv)`'s exit status, whether it returns it or argparse exits with it."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
 
 
 @pytest.mark.parametrize("command, argv, prog", [
@@ -23,10 +34,11 @@ def _main(command):
     ("migration_audit", [], "migration_audit"),
     ("migration_audit", ["matrix"], "migration_audit matrix"),
     ("migration_audit", ["convert-checkpoint"], "migration_audit convert-checkpoint"),
-    ("legacy_tf1.original", [], "legacy_tf1.original"), ("bench", [], "bench"),
-    ("upsample", [], "upsample")])
+    ("migration_audit", ["script"], "migration_audit script"),
+    ("legacy_tf1.original", [], "legacy_tf1.original"),
+    *[(name, [], name) for name in BENCHMARKS]])
 def test_version(command, argv, prog, capsys):
-    assert _main(command)([*argv, "--version"]) == 0
+    assert _status(_main(command), [*argv, "--version"]) == 0
     out, err = capsys.readouterr()
     tf_version = importlib.metadata.version("tensorflow")
     assert out == (f"{prog} {deconv_io.__version__} "
@@ -34,7 +46,8 @@ def test_version(command, argv, prog, capsys):
     assert err == ""
 
 
-@pytest.mark.parametrize("package", ["deconv_io", "legacy_tf1", "tf2", "migration_audit"])
+@pytest.mark.parametrize("package", ["deconv_io", "deconv_runtime", "legacy_tf1", "tf2",
+                                     "migration_audit", "benchmarks"])
 def test_every_package_has_the_one_version(package):
     # The one source: deconv_io/_version.py, which setup.cfg reads too.
     version = importlib.import_module(package).__version__
