@@ -1,4 +1,4 @@
-"""The facts behind docs/keras.md's "choose this layer when" table."""
+"""The facts behind the README's "Choose the upsampling layer" table."""
 
 import keras
 import numpy as np
