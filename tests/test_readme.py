@@ -7,6 +7,7 @@ The README points to `docs/tf2-api.md` for them; each section named here must ho
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,18 +32,24 @@ def _python_block(section, doc=DOC):
     return match.group(1)
 
 
-@pytest.mark.parametrize("section", SECTIONS)
-def test_readme_example_runs_twice_in_a_row(section, subprocess_env):
-    code = _python_block(section)
+def _run_twice(code, doc, cwd, env):
+    """Runs `code` twice in one fresh process from `cwd`; returns its stdout lines."""
     runner = ("import sys\ncode = sys.stdin.read()\n"
-              "for run in (1, 2):\n    exec(compile(code, 'tf2-api.md', 'exec'), {})\n"
+              f"for run in (1, 2):\n    exec(compile(code, {Path(doc).name!r}, 'exec'), {{}})\n"
               "    print('run', run, 'ok')\n")
-    proc = subprocess.run([sys.executable, "-c", runner], input=code, cwd=REPO,
-                          env={**subprocess_env, "PYTHONPATH": str(REPO)},
+    proc = subprocess.run([sys.executable, "-c", runner], input=code, cwd=cwd,
+                          env={**env, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert [line for line in lines if line.startswith("run ")] == ["run 1 ok", "run 2 ok"]
+    return lines
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_readme_example_runs_twice_in_a_row(section, subprocess_env):
+    code = _python_block(section)
+    lines = _run_twice(code, DOC, REPO, subprocess_env)
     if "print(" in code:  # what the example says it prints, it prints, both times
         assert lines.count("(2, 34, 18, 3)") == 2
 
@@ -50,16 +57,7 @@ def test_readme_example_runs_twice_in_a_row(section, subprocess_env):
 @pytest.mark.e2e
 @pytest.mark.parametrize("section", KERAS_SECTIONS)
 def test_keras_doc_example_runs_twice_in_a_row(section, subprocess_env, tmp_path):
-    code = _python_block(section, KERAS_DOC)
-    runner = ("import sys\ncode = sys.stdin.read()\n"
-              "for run in (1, 2):\n    exec(compile(code, 'keras.md', 'exec'), {})\n"
-              "    print('run', run, 'ok')\n")
-    proc = subprocess.run([sys.executable, "-c", runner], input=code, cwd=tmp_path,
-                          env={**subprocess_env, "PYTHONPATH": str(REPO)},
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert [line for line in proc.stdout.splitlines() if line.startswith("run ")] == [
-        "run 1 ok", "run 2 ok"]
+    _run_twice(_python_block(section, KERAS_DOC), KERAS_DOC, tmp_path, subprocess_env)
 
 
 def test_every_python_example_in_the_docs_is_one_this_file_runs():
