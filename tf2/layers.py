@@ -238,18 +238,15 @@ class BilinearUpsample2D(keras.layers.Layer):
         `pad` in "symmetric" mode rejects symbolic ones): zeros, or for
         `"clamp"` copies of the edge row and column (a copy, so exact).
         """
+        if self.border != "clamp":  # zeros: constant padding takes symbolic sizes, one copy
+            return keras.ops.pad(x, [[0, 0], [before, after], [before, after], [0, 0]])
         for axis in (1, 2):
-            if self.border == "clamp":
-                edge = [slice(None)] * 4
-                edge[axis] = slice(0, 1)
-                first = x[tuple(edge)]
-                edge[axis] = slice(-1, None)
-                last = x[tuple(edge)]
-                x = keras.ops.concatenate([first] * before + [x] + [last] * after, axis=axis)
-            else:
-                pads = [[0, 0]] * 4
-                pads[axis] = [before, after]
-                x = keras.ops.pad(x, pads)
+            edge = [slice(None)] * 4
+            edge[axis] = slice(0, 1)
+            first = x[tuple(edge)]
+            edge[axis] = slice(-1, None)
+            last = x[tuple(edge)]
+            x = keras.ops.concatenate([first] * before + [x] + [last] * after, axis=axis)
         return x
 
     def compute_output_shape(self, input_shape):
