@@ -19,7 +19,9 @@ WEIGHT_NAMES = ("conv_kernel", "deconv_kernel")
 # What zipfile and numpy's .npy reader raise on a damaged archive. (numpy's
 # header parser lets tokenize.TokenError out on unbalanced brackets; found
 # by tests/test_io_fuzz.py.)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError,
+#: What NumPy raises reading a damaged or truncated .npz (each member a zip
+#: entry, possibly deflated).
+NPZ_READ_ERRORS = (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError,
                ValueError, SyntaxError, tokenize.TokenError, NotImplementedError,
                RuntimeError)
 
@@ -135,7 +137,7 @@ def load_weights(path):
             arrays = {n: _read_member(archive, members[n], n, path) for n in WEIGHT_NAMES}
     except InputError:
         raise
-    except _ZIP_ERRORS as e:
+    except NPZ_READ_ERRORS as e:
         raise InputError(f"Not a valid .npz weights file: {path} ({e})") from None
     return {n: validate_kernel(n, a) for n, a in arrays.items()}
 

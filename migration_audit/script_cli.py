@@ -23,6 +23,7 @@ import numpy as np
 
 from deconv_io.errors import InputError
 from deconv_io.paths import check_input_file
+from deconv_io.weights import NPZ_READ_ERRORS
 from deconv_runtime.cli import (ArgumentParser, add_verbose_argument, add_version_argument,
                                 parse_and_run)
 from deconv_runtime.tf_import import import_tensorflow, quiet_tensorflow
@@ -113,7 +114,7 @@ def load_variables(path):
             raise InputError(f"--variables {path}: holds Python objects (pickles are not "
                              "read); save plain arrays with np.savez") from None
         raise InputError(f"--variables {path}: not a readable .npz ({e})") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+    except (*NPZ_READ_ERRORS, KeyError) as e:
         raise InputError(f"--variables {path}: not a readable .npz ({e})") from None
 
 

@@ -334,6 +334,18 @@ def test_bad_input_is_one_line_exit_2(folder, capsys, argv, message):
     assert status == 2 and len(err.splitlines()) == 1 and message in err, err
 
 
+def test_a_damaged_compressed_variables_file_is_one_line(folder, tmp_path, capsys):
+    values = tmp_path / "v.npz"
+    np.savez_compressed(values, **{"out/w": np.zeros((16, 4), np.float32)})
+    data = bytearray(values.read_bytes())
+    middle = len(data) // 3
+    data[middle:middle + 16] = b"\xff" * 16  # inside the deflated member: zlib.error
+    values.write_bytes(bytes(data))
+    status, _, err = _main(capsys, folder / "mlp.py", "--port", f"{folder / 'ports.py'}:correct",
+                           "--variables", values)
+    assert status == 2 and len(err.splitlines()) == 1 and "not a readable .npz" in err, err
+
+
 def test_variables_file_sets_variables(folder, tmp_path, capsys):
     values = tmp_path / "v.npz"
     np.savez(values, **{"out/w": np.full((16, 4), 0.25, np.float32)})
