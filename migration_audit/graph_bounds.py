@@ -23,17 +23,20 @@ import numpy as np
 
 from migration_audit import op_rules
 from migration_audit.op_rules_nonlinear import CONDITIONS
-from migration_audit.bounds import FLOAT32_UNIT_ROUNDOFF, FLOAT64_UNIT_ROUNDOFF, FLUSH_LIMIT
+from migration_audit.bounds import FLOAT32_UNIT_ROUNDOFF, FLOAT64_UNIT_ROUNDOFF, FLUSH_LIMIT, \
+    pair_bound
 from migration_audit.op_rules import ARITHMETIC, RULES, Operand, Pass
-from migration_audit.shadow import FLOAT_TYPES, VARIABLE_OPS, NodeEvaluator, shadow_run, tensor_name
+from migration_audit.shadow import DT_BFLOAT16, DT_DOUBLE, DT_FLOAT, DT_HALF, FLOAT_TYPES, \
+    VARIABLE_OPS, NodeEvaluator, shadow_run, tensor_name
 
 __all__ = ["TensorAnalysis", "analyse_graph", "pair_bound_of"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Float DataTypes of the original graph (float32, float64, bfloat16, half).
-_FLOATS = FLOAT_TYPES + (2,)
+_FLOATS = FLOAT_TYPES + (DT_DOUBLE,)
 #: DataType -> the NumPy type a fed value is cast to (what the graph would hold).
-_NUMPY_FLOATS = {1: np.float32, 2: np.float64, 19: np.float16, 14: np.float32}
+_NUMPY_FLOATS = {DT_FLOAT: np.float32, DT_DOUBLE: np.float64, DT_HALF: np.float16,
+                 DT_BFLOAT16: np.float32}
 #: Ops whose non-float output depends only on shapes, never on float values.
 _SHAPE_OPS = {"Shape", "ShapeN", "Size", "Rank"}
 #: Ops that never compute: values come from feeds, variables or the graph itself.
@@ -69,8 +72,7 @@ def pair_bound_of(analysis, against_shadow=False):
     """
     if analysis.bound is None:
         return None
-    other = analysis.shadow_bound if against_shadow else analysis.bound
-    return analysis.bound + other
+    return pair_bound(analysis.bound, analysis.shadow_bound if against_shadow else None)
 
 
 def _graph_types(graph_def):
@@ -187,7 +189,7 @@ def _node_status(node, types, sources):
         return node.op
     if node.op in CONDITIONS and not CONDITIONS[node.op][0](node):
         return CONDITIONS[node.op][1]
-    if types.get(f"{node.name}:0") in (14, 19) and node.op != "Cast":
+    if types.get(f"{node.name}:0") in (DT_BFLOAT16, DT_HALF) and node.op != "Cast":
         return f"{node.op}(half precision)"
     return None
 

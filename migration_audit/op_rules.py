@@ -256,11 +256,6 @@ def mover(node, ins, out, p):
     return p.evaluate(node, arrays), None
 
 
-def concat(node, ins, out, p):
-    """ConcatV2: e = concat(e_inputs) along the same axis (the axis input is exact)."""
-    return mover(node, ins, out, p)
-
-
 #: Rules by op type. `ARITHMETIC` ops compute (their subnormal inputs may be flushed); the
 #: others only move values.
 RULES = {
@@ -271,9 +266,8 @@ RULES = {
 }
 for _op in ("Reshape", "Transpose", "Squeeze", "ExpandDims", "Pad", "Slice", "StridedSlice",
             "Identity", "ReadVariableOp", "PlaceholderWithDefault", "StopGradient", "Tile",
-            "GatherV2"):
+            "GatherV2", "ConcatV2"):
     RULES[_op] = mover
-RULES["ConcatV2"] = concat
 ARITHMETIC = {"Conv2D", "DepthwiseConv2dNative", "Conv2DBackpropInput", "MatMul", "BatchMatMulV2",
               "BiasAdd", "Add", "AddV2", "Sub", "Mul", "RealDiv", "Square", "Relu", "Relu6",
               "LeakyRelu", "Cast"}

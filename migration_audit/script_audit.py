@@ -76,11 +76,6 @@ class ScriptAuditResult:
         """Every row holds its claim (and there is at least one row)."""
         return bool(self.rows) and all(row.passed for row in self.rows)
 
-    @property
-    def comparisons(self):
-        """The rows (the name the demo's `AuditResult` uses)."""
-        return self.rows
-
 
 def empirical_bound(tf1, shadow):
     """The empirical claim's yardstick: 2 * max |tf1 - shadow| + floor.
