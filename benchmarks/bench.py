@@ -80,9 +80,9 @@ def _configs(text):
 def build_parser():
     """Returns the command line's parser."""
     from deconv_runtime.arguments import int_argument
-    from deconv_runtime.cli import ArgumentParser, add_version_argument
+    from deconv_runtime.cli import ArgumentParser, add_version_argument, positive_int
 
-    positive, non_negative = int_argument(1), int_argument(0)
+    positive, non_negative = positive_int, int_argument(0)
     parser = ArgumentParser(
         prog=PROG,
         description="Time the demo's pipeline per variant (faithful TF1 session, TF2 eager, "

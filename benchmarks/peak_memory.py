@@ -47,7 +47,7 @@ def child_rss(spec, seed):
         import_tensorflow()
     images = make_images(int(n), int(h), int(w), seed)
     kernels = make_kernels(seed) if variant != "memory_floor" else {}
-    runner = make_runner(variant, images, kernels, seed)
+    runner = make_runner(variant, images, kernels)
     setup = _maxrss_mb()
     runner(images)
     runner(images)

@@ -93,7 +93,7 @@ def time_size(batch, height, width, variants, kernels, repeats, warmup, seed, lo
     try:
         reference = None
         for variant in variants:
-            runners[variant] = runner = make_runner(variant, images, kernels, seed)
+            runners[variant] = runner = make_runner(variant, images, kernels)
             result = _warm_up(variant, runner, images, warmup)
             if variant == "tf1_session":
                 reference = result.copy()

@@ -110,19 +110,17 @@ def make_kernels(seed):
     return DeconvDemo(seed=seed).kernels()
 
 
-def make_runner(variant, images, kernels, seed=0):
+def make_runner(variant, images, kernels):
     """Builds one variant; the result maps images to output.
 
     Args:
         variant: one of `VARIANTS`.
         images: the (N, H, W, 3) float32 batch (the memory floor's size).
         kernels: `{"conv_kernel", "deconv_kernel"}` float32 arrays.
-        seed: unused (the kernels are given); kept for the callers.
 
     Returns:
         A callable `runner(images) -> np.ndarray` with a `close()` method.
     """
-    del seed
     if variant == "memory_floor":
         return _MemoryFloor(images)
     return _Variant(variant, kernels)

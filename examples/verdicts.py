@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from migration_audit.configurations import Configuration
+from migration_audit.configurations import NAMED
 
 __all__ = ["CASES", "CONFIGS", "Case", "audit_case", "main"]
 
@@ -25,11 +25,8 @@ EXAMPLES = Path(__file__).resolve().parent
 ROOT = EXAMPLES.parent
 
 #: The configurations a table can hold (the matrix's; all intra-op threads).
-CONFIGS = {
-    "onednn-off": Configuration(False),
-    "onednn-avx2": Configuration(True, "AVX2"),
-    "onednn-default": Configuration(True),
-}
+CONFIGS = {"onednn-off": NAMED["onednn-off"], "onednn-avx2": NAMED["onednn-avx2"],
+           "onednn-default": NAMED["onednn-on"]}
 
 
 @dataclasses.dataclass(frozen=True)

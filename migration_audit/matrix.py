@@ -194,8 +194,8 @@ def _thread_counts(text):
         part = part.strip()
         if part == "all":
             counts.append(None)
-        elif parse_int(part, 1) is not None:
-            counts.append(parse_int(part, 1))
+        elif (count := parse_int(part, 1)) is not None:
+            counts.append(count)
         else:
             raise InputError(f"--threads: expected ints >= 1 or 'all', comma-separated. "
                              f"Received: {text!r}")

@@ -156,7 +156,7 @@ def test_each_timed_call_follows_settle_calls_of_the_same_variant(monkeypatch, s
         def close(self):
             pass
 
-    monkeypatch.setattr(timing, "make_runner", lambda v, images, k, seed=0: Recorder(v, images))
+    monkeypatch.setattr(timing, "make_runner", lambda v, images, k: Recorder(v, images))
     stats = timing.time_size(1, 9, 7, ["tf1_session", "memory_floor"], {}, repeats=3,
                                warmup=1, seed=0, log=lambda *a: None, settle=settle)
     assert [len(s["times"]) for s in stats.values()] == [3, 3]
