@@ -104,9 +104,7 @@ def _walk(nodes, targets, sources):
             state[name] = "open"
             stack.append((name, True))
             if name not in sources:
-                for i in nodes[name].input:
-                    if not i.startswith("^"):
-                        stack.append((tensor_name(i).split(":")[0], False))
+                stack.extend((i.split(":")[0], False) for i in _data_inputs(nodes[name]))
     return order
 
 
@@ -275,18 +273,9 @@ def _apply(node, inputs, out, types, shadow, errs, passes, sums):
 
 def _result(target, nodes, shadow, types, state, sources):
     errs, failed = state
-    path, unsupported = set(), set()
-    stack, seen = [target.split(":")[0]], set()
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path.add(nodes[name].op)
-        if f"{name}:0" in failed and failed[f"{name}:0"]:
-            unsupported.add(failed[f"{name}:0"])
-        if name not in sources:
-            stack.extend(i.split(":")[0] for i in _data_inputs(nodes[name]))
+    names = _walk(nodes, [target], sources)
+    path = {nodes[name].op for name in names}
+    unsupported = {failed[f"{name}:0"] for name in names if failed.get(f"{name}:0")}
     value = np.asarray(shadow[target], np.float64)
     bound = shadow_bound = None
     if not unsupported:
