@@ -1,5 +1,7 @@
 """The demo's picture: what the original's `plt.imshow(output)` showed."""
 
+import contextlib
+
 import numpy as np
 
 from deconv_io.atomic import atomic_path
@@ -14,15 +16,13 @@ def normalize_for_display(hwc):
     return (hwc - low) / (high - low)
 
 
-def import_pyplot():
-    """Imports matplotlib and `matplotlib.pyplot` without their warnings.
+@contextlib.contextmanager
+def quiet_matplotlib_import():
+    """For the block: matplotlib's import logs errors only.
 
     Where matplotlib finds no writable config or cache folder (an
     unwritable HOME or MPLCONFIGDIR) it makes a temporary one and logs a
     warning on import; the command lines' stderr is for their own one line.
-
-    Returns:
-        The `matplotlib.pyplot` module.
     """
     import logging
 
@@ -30,11 +30,19 @@ def import_pyplot():
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        import matplotlib
-        import matplotlib.pyplot as plt
+        yield
     finally:
         logger.setLevel(level)
-    del matplotlib
+
+
+def import_pyplot():
+    """Imports matplotlib and `matplotlib.pyplot` without their warnings.
+
+    Returns:
+        The `matplotlib.pyplot` module.
+    """
+    with quiet_matplotlib_import():
+        import matplotlib.pyplot as plt
     return plt
 
 

@@ -68,31 +68,16 @@ def check_environment(environ=None):
 
 
 def _check_backend(backend):
-    problem = None
-    if "matplotlib" not in sys.modules:
-        import logging
+    from deconv_io.display import quiet_matplotlib_import
 
-        # Quiet, as `deconv_io.display.import_pyplot` imports it: an
-        # unwritable config folder is logged as a warning on import.
-        logger = logging.getLogger("matplotlib")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            import matplotlib  # noqa: F401 - its import validates MPLBACKEND
-        except ValueError as e:
-            problem = e
-        finally:
-            logger.setLevel(level)
-    else:
-        from matplotlib import rcsetup
-
-        try:
-            rcsetup.validate_backend(backend)
-        except ValueError as e:
-            problem = e
-    if problem is not None:
+    try:
+        # matplotlib's first import validates MPLBACKEND; once imported, rcsetup does.
+        with quiet_matplotlib_import():
+            from matplotlib import rcsetup
+        rcsetup.validate_backend(backend)
+    except ValueError:
         raise InputError(f"Invalid environment variable MPLBACKEND={backend!r}: not a "
-                         "matplotlib backend (try Agg, or unset it)")
+                         "matplotlib backend (try Agg, or unset it)") from None
 
 
 def safe_encoding():
